@@ -1,0 +1,45 @@
+# porthole developer commands. `make demo` and `make test` are the two a new user needs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: demo test test-unit test-lab venv lab-up lab-down lab-status bench schema clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev,lab]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## make demo: build the venv, start the lab site, audit it, show the report, tear the lab down
+demo: $(STAMP)
+	$(PY) -m lab.demo
+
+## make test: build the venv with the dev extras and run the whole suite
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -m "not lab"
+
+test-lab: $(STAMP)
+	$(PY) -m pytest -m lab
+
+lab-up: $(STAMP)
+	$(VENV)/bin/porthole lab up
+
+lab-down: $(STAMP)
+	$(VENV)/bin/porthole lab down
+
+lab-status: $(STAMP)
+	$(VENV)/bin/porthole lab status
+
+bench: $(STAMP)
+	$(PY) -m bench.sweep
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
