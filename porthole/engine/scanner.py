@@ -1,0 +1,499 @@
+"""The scan engine: owns concurrency, deadlines, limits and ordering.
+
+    targets (lazy) ──batch──▶ discovery (ARP on-link, root) ──▶ bounded queue ──▶ host workers
+                                                                                 │ per host:
+                                                                                 │  ping (if not ARPed)
+                                                                                 │  pass 1: every port once
+                                                                                 │  pass 2: retry the silent ones
+                                                                                 │  fingerprint probes (audit)
+                                                                                 ▼
+                                                                         HostResult (+ observer)
+
+Invariants:
+
+* Memory is bounded by ``host_parallelism``: targets are pulled lazily in discovery
+  batches and handed to a fixed pool of workers through a bounded queue, so a /16
+  never becomes 65 536 tasks.
+* Every probe to a host passes its ``HostGate`` (per-host connections + pacing) and
+  the global semaphore; every attempt has a deadline from the host's RTT estimator.
+* One failing probe never cancels its siblings: exceptions become data
+  (``Reason.ERROR``/``ProbeResult``); only ``CancelledError`` propagates.
+* Interrupting ``run`` loses nothing: ``snapshot()`` returns finished hosts plus the
+  ports already decided on hosts in progress (marked ``complete=False``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Iterable, Iterator, Protocol as TypingProtocol, Sequence
+
+from porthole.catalog import CatalogPort
+from porthole.engine.limits import HostGate
+from porthole.engine.reach import Attempt, attempt_tcp, attempt_udp, silent_state
+from porthole.engine.timing import RttEstimator, TimingPolicy
+from porthole.errors import ScanSetupError
+from porthole.model import (
+    HostResult,
+    HostStatus,
+    PortObservation,
+    PortRef,
+    PortState,
+    ProbeResult,
+    ProbeStatus,
+    Protocol,
+    Reason,
+    ScanError,
+)
+from porthole.net import arp, routes
+from porthole.net.icmp import icmp_echo
+from porthole.net.syn import SynProber
+from porthole.targets import Target
+
+__all__ = ["DiscoveryMode", "ScanConfig", "ScanOutcome", "Scanner", "ScanObserver"]
+
+log = logging.getLogger(__name__)
+
+
+class DiscoveryMode(StrEnum):
+    #: ARP for on-link IPv4 targets when root, otherwise ICMP/TCP ping
+    AUTO = "auto"
+    ARP = "arp"
+    PING = "ping"
+    #: probe every address (``--no-discovery``)
+    NONE = "none"
+
+
+class ScanObserver(TypingProtocol):
+    """Progress callbacks; the engine never prints (see ``report.progress``)."""
+
+    def on_scan_started(self, total_hosts: int, total_probes: int) -> None: ...
+    def on_host_started(self, address: str) -> None: ...
+    def on_port_done(self, address: str, observation: PortObservation) -> None: ...
+    def on_host_done(self, result: HostResult) -> None: ...
+    def on_scan_finished(self) -> None: ...
+
+
+class _SilentObserver:
+    def on_scan_started(self, total_hosts: int, total_probes: int) -> None:
+        pass
+
+    def on_host_started(self, address: str) -> None:
+        pass
+
+    def on_port_done(self, address: str, observation: PortObservation) -> None:
+        pass
+
+    def on_host_done(self, result: HostResult) -> None:
+        pass
+
+    def on_scan_finished(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanConfig:
+    ports: tuple[CatalogPort, ...]
+    timing: TimingPolicy = TimingPolicy()
+    #: probes in flight across the whole sweep
+    max_connections: int = 128
+    #: probes in flight to one host (embedded controllers have few connection slots)
+    per_host_connections: int = 2
+    #: new connections or datagrams per second to one host
+    per_host_rate: float = 40.0
+    #: hosts scanned at once (also bounds memory)
+    host_parallelism: int = 32
+    tcp_retries: int = 1
+    udp_retries: int = 1
+    #: least time between two attempts at the same port (protocols.md §0: ≥ 250 ms)
+    retry_spacing: float = 0.25
+    discovery: DiscoveryMode = DiscoveryMode.AUTO
+    #: how long ARP answers are awaited after the last request of a batch
+    discovery_timeout: float = 0.5
+    #: targets pulled, and ARPed, together
+    discovery_batch: int = 256
+    #: TCP ports used by the ping fallback (their answers also count as port results)
+    ping_ports: tuple[int, ...] = (443, 80)
+    syn: bool = False
+    #: run the fingerprint probes on open ports (``audit``); ``scan`` leaves it off
+    fingerprint: bool = False
+    #: deadline for one fingerprint probe
+    probe_budget: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_connections", "per_host_connections", "host_parallelism", "discovery_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.per_host_rate <= 0:
+            raise ValueError("per_host_rate must be positive")
+        if self.tcp_retries < 0 or self.udp_retries < 0:
+            raise ValueError("retries cannot be negative")
+        if not self.ports:
+            raise ValueError("no ports to scan")
+
+
+@dataclass(slots=True, kw_only=True)
+class ScanOutcome:
+    hosts: list[HostResult]
+    down: list[str]
+    errors: list[ScanError]
+    discovery: dict[str, Any]
+    #: targets that were never started (the scan was interrupted first)
+    not_scanned: int = 0
+
+
+@dataclass(slots=True)
+class _Liveness:
+    status: HostStatus
+    reason: str
+    rtt_s: float | None = None
+
+
+@dataclass(slots=True)
+class _HostScan:
+    """A host in progress: mutable until ``finish``."""
+
+    target: Target
+    liveness: _Liveness | None
+    estimator: RttEstimator
+    gate: HostGate
+    observations: dict[PortRef, PortObservation] = field(default_factory=dict)
+    probes: list[ProbeResult] = field(default_factory=list)
+    first_answer: str | None = None
+
+
+class Scanner:
+    def __init__(self, config: ScanConfig, observer: ScanObserver | None = None, probes: Sequence[Any] = ()) -> None:
+        self.config = config
+        self.observer: ScanObserver = observer or _SilentObserver()
+        self._probes = tuple(probes)
+        self._finished: list[HostResult] = []
+        self._down: list[str] = []
+        self._errors: list[ScanError] = []
+        self._in_progress: dict[str, _HostScan] = {}
+        self._started_count = 0
+        self._total_targets = 0
+        self._global = asyncio.Semaphore(config.max_connections)
+        self._syn: SynProber | None = None
+        self._routes: tuple[routes.OnLinkRoute, ...] = ()
+        self._raw = False
+        self._discovery_stats: dict[str, Any] = {"mode": config.discovery.value, "arp_requests": 0, "arp_replies": 0, "pinged": 0}
+
+    # ---------------------------------------------------------------- public API
+    async def run(self, targets: Iterable[Target], *, total: int | None = None) -> ScanOutcome:
+        """Scan every target; returns when all are done (or raises CancelledError)."""
+        self._total_targets = total if total is not None else (len(targets) if hasattr(targets, "__len__") else 0)  # type: ignore[arg-type]
+        self._raw = arp.raw_sockets_available()
+        if self.config.syn and not self._raw:
+            raise ScanSetupError("--syn needs raw sockets: run as root (or with CAP_NET_RAW), or drop --syn to use TCP connect probes")
+        if self.config.discovery is DiscoveryMode.ARP and not self._raw:
+            raise ScanSetupError("ARP discovery needs raw sockets: run as root, or use --discovery ping")
+        if self.config.discovery in (DiscoveryMode.AUTO, DiscoveryMode.ARP):
+            self._routes = routes.on_link_routes()
+        self.observer.on_scan_started(self._total_targets, self._total_targets * len(self.config.ports))
+        try:
+            if self.config.syn:
+                async with SynProber() as syn:
+                    self._syn = syn
+                    await self._run_pool(targets)
+            else:
+                await self._run_pool(targets)
+        finally:
+            self._syn = None
+        self.observer.on_scan_finished()
+        return self.snapshot()
+
+    def snapshot(self) -> ScanOutcome:
+        """Everything found so far, including partial hosts (``complete=False``)."""
+        partial = [self._finish(scan, complete=False) for scan in self._in_progress.values()]
+        hosts = sorted([*self._finished, *partial], key=_address_key)
+        return ScanOutcome(
+            hosts=hosts,
+            down=sorted(self._down, key=_address_key_str),
+            errors=list(self._errors),
+            discovery=dict(self._discovery_stats),
+            not_scanned=max(0, self._total_targets - self._started_count),
+        )
+
+    # ---------------------------------------------------------------- pool
+    async def _run_pool(self, targets: Iterable[Target]) -> None:
+        queue: asyncio.Queue[tuple[Target, _Liveness | None] | None] = asyncio.Queue(maxsize=self.config.host_parallelism * 2)
+        workers = self.config.host_parallelism
+        async with asyncio.TaskGroup() as group:
+            for _ in range(workers):
+                group.create_task(self._worker(queue))
+            for batch in _batched(iter(targets), self.config.discovery_batch):
+                liveness = await self._discover_batch(batch)
+                for target in batch:
+                    known = liveness.get(target)
+                    if known is not None and known.status is HostStatus.DOWN:
+                        self._started_count += 1
+                        self._down.append(str(target.address))
+                        continue
+                    await queue.put((target, known))
+            # One sentinel per worker: each finishes its last host, then returns.
+            for _ in range(workers):
+                await queue.put(None)
+
+    async def _worker(self, queue: asyncio.Queue[tuple[Target, _Liveness | None] | None]) -> None:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            target, liveness = item
+            self._started_count += 1
+            await self._scan_host_guarded(target, liveness)
+
+    # ---------------------------------------------------------------- discovery
+    async def _discover_batch(self, batch: list[Target]) -> dict[Target, _Liveness]:
+        """ARP the on-link IPv4 targets of a batch; others are pinged by their worker."""
+        mode = self.config.discovery
+        if mode is DiscoveryMode.NONE:
+            return {target: _Liveness(HostStatus.UNKNOWN, "user-set") for target in batch}
+        if mode is DiscoveryMode.PING or not self._raw:
+            return {}
+        by_interface: dict[str, list[Target]] = {}
+        for target in batch:
+            route = routes.on_link_interface(target.address, self._routes) if target.address.version == 4 else None
+            if route is not None and str(target.address) != route.source:
+                by_interface.setdefault(route.interface, []).append(target)
+        if mode is DiscoveryMode.ARP:
+            missing = [t for t in batch if not any(t in group for group in by_interface.values())]
+            for target in missing:
+                self._errors.append(ScanError(scope=str(target.address), message="not on a directly attached IPv4 segment: ARP discovery impossible, host pinged instead"))
+        result: dict[Target, _Liveness] = {}
+        for interface, group in by_interface.items():
+            addresses = [str(t.address) for t in group]
+            self._discovery_stats["arp_requests"] += len(addresses)
+            try:
+                answers = await arp.arp_sweep(addresses, interface, timeout=self.config.discovery_timeout)
+            except Exception as exc:  # scapy or socket failure: fall back to ping, keep the evidence
+                self._errors.append(ScanError(scope=f"arp:{interface}", message=f"ARP discovery failed ({exc}); hosts pinged instead"))
+                continue
+            self._discovery_stats["arp_replies"] += len(answers)
+            for target in group:
+                rtt = answers.get(str(target.address))
+                result[target] = _Liveness(HostStatus.UP, "arp-response", rtt) if rtt is not None else _Liveness(HostStatus.DOWN, "no-response")
+        return result
+
+    async def _ping(self, scan: _HostScan) -> _Liveness:
+        """ICMP echo (root) and TCP connect pings; any answer means up."""
+        self._discovery_stats["pinged"] += 1
+        address = str(scan.target.address)
+        answers: list[_Liveness] = []
+
+        async def echo() -> None:
+            async with scan.gate.slot():
+                try:
+                    async with asyncio.timeout(scan.estimator.timeout):
+                        rtt = await icmp_echo(address)
+                except (TimeoutError, OSError):
+                    return
+            scan.estimator.observe(rtt)
+            answers.append(_Liveness(HostStatus.UP, "echo-reply", rtt))
+
+        async def tcp_ping(port: int) -> None:
+            entry = next((p for p in self.config.ports if p.protocol is Protocol.TCP and p.number == port), None)
+            attempt = await self._attempt(scan, entry or CatalogPort(protocol=Protocol.TCP, number=port, service="unknown", purpose="ping"))
+            if attempt is not None and attempt.reason in (Reason.SYN_ACK, Reason.RESET):
+                answers.append(_Liveness(HostStatus.UP, attempt.reason.value, attempt.rtt_s))
+                if entry is not None:
+                    self._record(scan, entry, attempt, attempts=1)
+
+        async with asyncio.TaskGroup() as group:
+            if self._raw and scan.target.address.version == 4:
+                group.create_task(echo())
+            for port in self.config.ping_ports:
+                group.create_task(tcp_ping(port))
+        if answers:
+            return answers[0]
+        return _Liveness(HostStatus.DOWN, "no-response")
+
+    # ---------------------------------------------------------------- one host
+    async def _scan_host_guarded(self, target: Target, liveness: _Liveness | None) -> None:
+        address = str(target.address)
+        estimator = RttEstimator(self.config.timing)
+        if liveness is not None and liveness.rtt_s is not None:
+            estimator.observe(liveness.rtt_s)
+        scan = _HostScan(
+            target=target,
+            liveness=liveness,
+            estimator=estimator,
+            gate=HostGate(connections=self.config.per_host_connections, rate=self.config.per_host_rate, global_limit=self._global),
+        )
+        self._in_progress[address] = scan
+        self.observer.on_host_started(address)
+        try:
+            await self._scan_host(scan)
+        except Exception as exc:  # an engine bug on one host must not end the sweep
+            log.exception("scan of %s failed", address)
+            self._errors.append(ScanError(scope=address, message=f"scan of this host failed: {type(exc).__name__}: {exc}"))
+            result = self._finish(scan, complete=False)
+        else:
+            if scan.liveness is not None and scan.liveness.status is HostStatus.DOWN:
+                self._down.append(address)
+                del self._in_progress[address]
+                return
+            result = self._finish(scan, complete=True)
+        del self._in_progress[address]
+        self._finished.append(result)
+        self.observer.on_host_done(result)
+
+    async def _scan_host(self, scan: _HostScan) -> None:
+        if scan.liveness is None:
+            scan.liveness = await self._ping(scan)
+            if scan.liveness.status is HostStatus.DOWN:
+                return
+        pending = [entry for entry in self.config.ports if entry.ref not in scan.observations]
+        silent = await self._pass(scan, pending, attempt_number=1)
+        retries = {Protocol.TCP: self.config.tcp_retries, Protocol.UDP: self.config.udp_retries}
+        for attempt_number in itertools.count(2):
+            exhausted = [entry for entry in silent if retries[entry.protocol] < attempt_number - 1]
+            for entry in exhausted:
+                # Out of retries: silence decides the state.
+                self._record(scan, entry, Attempt(silent_state(entry.protocol), Reason.TIMEOUT, None), attempts=attempt_number - 1)
+            silent = [entry for entry in silent if entry not in exhausted]
+            if not silent:
+                break
+            silent = await self._pass(scan, silent, attempt_number=attempt_number)
+        if self.config.fingerprint and self._probes:
+            await self._fingerprint(scan)
+
+    async def _pass(self, scan: _HostScan, entries: list[CatalogPort], *, attempt_number: int) -> list[CatalogPort]:
+        """Try each port once; return the ones that stayed silent."""
+        silent: list[CatalogPort] = []
+        loop = asyncio.get_running_loop()
+        pass_started = loop.time()
+
+        async def one(entry: CatalogPort) -> None:
+            if attempt_number > 1:
+                # Space attempts at the same port (fragile stacks; protocols.md §0).
+                wait = self.config.retry_spacing - (loop.time() - pass_started)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            try:
+                attempt = await self._attempt(scan, entry)
+            except Exception as exc:  # a bug in one probe is data, not a crash
+                log.exception("probe %s:%s failed", scan.target.address, entry.ref)
+                attempt = Attempt(PortState.UNKNOWN, Reason.ERROR, None, f"probe failed: {type(exc).__name__}: {exc}")
+            if attempt is None:
+                silent.append(entry)
+            else:
+                self._record(scan, entry, attempt, attempts=attempt_number)
+
+        async with asyncio.TaskGroup() as group:
+            for entry in entries:
+                group.create_task(one(entry))
+        return sorted(silent, key=lambda e: e.ref)
+
+    async def _attempt(self, scan: _HostScan, entry: CatalogPort) -> Attempt | None:
+        address = str(scan.target.address)
+        async with scan.gate.slot():
+            timeout = scan.estimator.timeout
+            if entry.protocol is Protocol.TCP:
+                syn = self._syn if scan.target.address.version == 4 else None
+                attempt = await attempt_tcp(address, entry.number, syn, timeout)
+            else:
+                attempt = await attempt_udp(address, entry, timeout)
+        if attempt is not None and attempt.rtt_s is not None and attempt.reason is not Reason.ERROR:
+            scan.estimator.observe(attempt.rtt_s)
+        return attempt
+
+    def _record(self, scan: _HostScan, entry: CatalogPort, attempt: Attempt, *, attempts: int) -> None:
+        evidence: dict[str, Any] = {}
+        if attempt.reply:
+            evidence["reach"] = {"reply_bytes": len(attempt.reply), "reply_head_hex": attempt.reply[:64].hex()}
+        observation = PortObservation(
+            port=entry.number,
+            protocol=entry.protocol,
+            state=attempt.state,
+            reason=attempt.reason,
+            service=entry.service if entry.service != "unknown" else None,
+            rtt_ms=round(attempt.rtt_s * 1000, 3) if attempt.rtt_s is not None else None,
+            attempts=attempts,
+            detail=attempt.detail,
+            evidence=evidence,
+        )
+        scan.observations[entry.ref] = observation
+        if scan.first_answer is None and attempt.reason in (Reason.SYN_ACK, Reason.RESET, Reason.REPLY, Reason.ICMP):
+            scan.first_answer = attempt.reason.value
+        self.observer.on_port_done(str(scan.target.address), observation)
+
+    # ---------------------------------------------------------------- phase 2
+    async def _fingerprint(self, scan: _HostScan) -> None:
+        open_ports = [obs for obs in scan.observations.values() if obs.state in (PortState.OPEN, PortState.OPEN_FILTERED)]
+
+        async def run_probe(probe: Any, observation: PortObservation) -> None:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            async with scan.gate.slot():
+                try:
+                    async with asyncio.timeout(self.config.probe_budget):
+                        evidence = await probe.run(scan.target, observation)
+                    result = ProbeResult(probe_id=probe.id, port=observation.port, protocol=observation.protocol, status=ProbeStatus.COMPLETED, evidence=evidence, duration_ms=_ms(loop.time() - started))
+                except TimeoutError:
+                    result = ProbeResult(probe_id=probe.id, port=observation.port, protocol=observation.protocol, status=ProbeStatus.ERROR, error_reason="timeout", error_detail=f"no complete answer within {self.config.probe_budget:g} s", duration_ms=_ms(loop.time() - started))
+                except Exception as exc:
+                    result = ProbeResult(probe_id=probe.id, port=observation.port, protocol=observation.protocol, status=ProbeStatus.ERROR, error_reason=getattr(exc, "reason", "bug"), error_detail=f"{type(exc).__name__}: {exc}", duration_ms=_ms(loop.time() - started))
+            scan.probes.append(result)
+            if result.evidence is not None:
+                current = scan.observations[observation.ref]
+                scan.observations[observation.ref] = replace(current, evidence={**current.evidence, probe.id: result.evidence})
+
+        async with asyncio.TaskGroup() as group:
+            for observation in open_ports:
+                for probe in self._probes:
+                    if probe.claims(observation):
+                        group.create_task(run_probe(probe, observation))
+
+    # ---------------------------------------------------------------- results
+    def _finish(self, scan: _HostScan, *, complete: bool) -> HostResult:
+        observations = dict(scan.observations)
+        for entry in self.config.ports:
+            if entry.ref not in observations:
+                observations[entry.ref] = PortObservation(
+                    port=entry.number,
+                    protocol=entry.protocol,
+                    state=PortState.UNKNOWN,
+                    reason=Reason.NOT_PROBED,
+                    service=entry.service if entry.service != "unknown" else None,
+                    attempts=0,
+                    detail="scan interrupted before this port was probed" if not complete else "not probed",
+                )
+        liveness = scan.liveness or _Liveness(HostStatus.UNKNOWN, "not-probed")
+        status, reason = liveness.status, liveness.reason
+        if status is HostStatus.UNKNOWN and scan.first_answer is not None:
+            status, reason = HostStatus.UP, scan.first_answer
+        return HostResult(
+            address=str(scan.target.address),
+            hostname=scan.target.hostname,
+            status=status,
+            status_reason=reason,
+            ports=tuple(sorted(observations.values(), key=lambda o: (o.protocol.value, o.port))),
+            probes=tuple(sorted(scan.probes, key=lambda p: (p.protocol.value, p.port, p.probe_id))),
+            srtt_ms=_ms(scan.estimator.srtt) if scan.estimator.srtt is not None else None,
+            complete=complete,
+        )
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def _batched(iterator: Iterator[Target], size: int) -> Iterator[list[Target]]:
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _address_key(host: HostResult) -> tuple[int, int]:
+    return _address_key_str(host.address)
+
+
+def _address_key_str(address: str) -> tuple[int, int]:
+    import ipaddress
+
+    parsed = ipaddress.ip_address(address)
+    return (parsed.version, int(parsed))
