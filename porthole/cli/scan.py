@@ -1,0 +1,241 @@
+"""``porthole scan`` and ``porthole audit``: one thin path from options to a report.
+
+Everything the user typed is validated before the first packet: targets, scope,
+ports, limits and profiles. Bad input exits 2 with one line naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from porthole.audit import ProfileSelection, build_report, execute
+from porthole.catalog import select_ports
+from porthole.cli._common import errors_as_exit_codes, fail
+from porthole.engine import DiscoveryMode, ScanConfig, Scanner, TimingPolicy
+from porthole.errors import UsageError
+from porthole.model import Report, Severity
+from porthole.report.exit_codes import ExitCode, exit_code_for
+from porthole.report.output import render, render_to_string, write_atomic
+from porthole.report.encode import dumps_report
+from porthole.report.progress import RichProgressObserver
+from porthole.services import REGISTRY
+from porthole.targets import TargetSet, parse_targets
+
+__all__ = ["scan_command", "audit_command"]
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+Targets = Annotated[list[str], typer.Argument(help="Addresses, host names, CIDRs (198.18.0.0/24), ranges (198.18.0.10-20) or @file lists.", show_default=False)]
+Exclude = Annotated[Optional[list[str]], typer.Option("--exclude", "-x", help="Leave out these addresses, CIDRs, ranges or @file (repeatable).")]
+Scope = Annotated[Optional[list[str]], typer.Option("--scope", help="Refuse any target outside these CIDRs or @scope-file (repeatable).")]
+AllowPublic = Annotated[bool, typer.Option("--allow-public", help="Allow globally routable (public) addresses; refused by default.")]
+MaxHosts = Annotated[int, typer.Option("--max-hosts", min=1, help="Refuse target sets larger than this.")]
+Ports = Annotated[Optional[str], typer.Option("--ports", "-p", help="Restrict (502,53/udp), add (+8080) or remove (-22) ports; default: the whole catalogue.")]
+NoDiscovery = Annotated[bool, typer.Option("--no-discovery", "-Pn", help="Skip host discovery and probe every address.")]
+Discovery = Annotated[DiscoveryMode, typer.Option("--discovery", help="Host discovery: auto (ARP on-link as root, else ping), arp, ping, none.")]
+Syn = Annotated[bool, typer.Option("--syn", help="Half-open SYN probes over raw sockets (root, IPv4).")]
+MaxConnections = Annotated[int, typer.Option("--max-connections", min=1, help="Probes in flight across the whole sweep.")]
+PerHost = Annotated[int, typer.Option("--per-host-connections", min=1, help="Probes in flight to one host (fragile controllers: keep it low).")]
+Rate = Annotated[float, typer.Option("--rate", min=0.1, help="New connections or datagrams per second to one host.")]
+HostParallelism = Annotated[int, typer.Option("--host-parallelism", min=1, help="Hosts scanned at once.")]
+Retries = Annotated[int, typer.Option("--retries", min=0, max=10, help="Extra attempts for ports that stay silent.")]
+InitialTimeout = Annotated[float, typer.Option("--initial-timeout", min=0.01, help="Seconds to wait for an answer before the host's RTT is known.")]
+MinTimeout = Annotated[float, typer.Option("--min-timeout", min=0.01, help="Lower bound of the adaptive per-probe timeout, seconds.")]
+MaxTimeout = Annotated[float, typer.Option("--max-timeout", min=0.01, help="Upper bound of the adaptive per-probe timeout, seconds.")]
+Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format on stdout or in --output.")]
+Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file (atomically) in --format.", dir_okay=False)]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table on the terminal.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show closed ports, evidence lines and engine logs.")]
+FailOn = Annotated[Severity, typer.Option("--fail-on", help="Exit 1 when a finding has at least this severity.")]
+Role = Annotated[str, typer.Option("--role", help="Role profile to diff against: auto (infer per host), master, slave or a profile name.")]
+Profile = Annotated[Optional[str], typer.Option("--profile", help="A profile file to diff every host against (overrides --role).")]
+
+
+def scan_command(
+    targets: Targets,
+    exclude: Exclude = None,
+    scope: Scope = None,
+    allow_public: AllowPublic = False,
+    max_hosts: MaxHosts = 65536,
+    ports: Ports = None,
+    no_discovery: NoDiscovery = False,
+    discovery: Discovery = DiscoveryMode.AUTO,
+    syn: Syn = False,
+    max_connections: MaxConnections = 128,
+    per_host_connections: PerHost = 2,
+    rate: Rate = 40.0,
+    host_parallelism: HostParallelism = 32,
+    retries: Retries = 1,
+    initial_timeout: InitialTimeout = 1.0,
+    min_timeout: MinTimeout = 0.1,
+    max_timeout: MaxTimeout = 3.0,
+    output_format: Format = OutputFormat.TABLE,
+    output: Output = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    fail_on: FailOn = Severity.HIGH,
+) -> None:
+    _run(command="scan", fingerprint=False, role=None, profile=None, **_collect(locals()))
+
+
+def audit_command(
+    targets: Targets,
+    role: Role = "auto",
+    profile: Profile = None,
+    exclude: Exclude = None,
+    scope: Scope = None,
+    allow_public: AllowPublic = False,
+    max_hosts: MaxHosts = 65536,
+    ports: Ports = None,
+    no_discovery: NoDiscovery = False,
+    discovery: Discovery = DiscoveryMode.AUTO,
+    syn: Syn = False,
+    max_connections: MaxConnections = 128,
+    per_host_connections: PerHost = 2,
+    rate: Rate = 40.0,
+    host_parallelism: HostParallelism = 32,
+    retries: Retries = 1,
+    initial_timeout: InitialTimeout = 1.0,
+    min_timeout: MinTimeout = 0.1,
+    max_timeout: MaxTimeout = 3.0,
+    output_format: Format = OutputFormat.TABLE,
+    output: Output = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    fail_on: FailOn = Severity.HIGH,
+) -> None:
+    options = _collect(locals())
+    _run(command="audit", fingerprint=True, role=options.pop("role"), profile=options.pop("profile"), **options)
+
+
+def _collect(local_vars: dict[str, Any]) -> dict[str, Any]:
+    return dict(local_vars)
+
+
+def _run(
+    *,
+    command: str,
+    fingerprint: bool,
+    role: str | None,
+    profile: str | None,
+    targets: list[str],
+    exclude: list[str] | None,
+    scope: list[str] | None,
+    allow_public: bool,
+    max_hosts: int,
+    ports: str | None,
+    no_discovery: bool,
+    discovery: DiscoveryMode,
+    syn: bool,
+    max_connections: int,
+    per_host_connections: int,
+    rate: float,
+    host_parallelism: int,
+    retries: int,
+    initial_timeout: float,
+    min_timeout: float,
+    max_timeout: float,
+    output_format: OutputFormat,
+    output: Path | None,
+    quiet: bool,
+    verbose: bool,
+    fail_on: Severity,
+) -> None:
+    if quiet and verbose:
+        fail("--quiet and --verbose cannot be used together", ExitCode.USAGE)
+    if verbose:
+        logging.getLogger("porthole").setLevel(logging.INFO)
+    with errors_as_exit_codes():
+        if not min_timeout <= initial_timeout <= max_timeout:
+            raise UsageError(f"timeouts must satisfy --min-timeout ({min_timeout:g}) <= --initial-timeout ({initial_timeout:g}) <= --max-timeout ({max_timeout:g})")
+        target_set = parse_targets(targets, exclude=exclude or (), scope=scope or (), allow_public=allow_public, max_addresses=max_hosts)
+        selection = ProfileSelection.from_options(role=role, profile=profile)
+        config = ScanConfig(
+            ports=tuple(select_ports(ports)),
+            timing=TimingPolicy(initial_timeout=initial_timeout, min_timeout=min_timeout, max_timeout=max_timeout),
+            max_connections=max_connections,
+            per_host_connections=per_host_connections,
+            per_host_rate=rate,
+            host_parallelism=host_parallelism,
+            tcp_retries=retries,
+            udp_retries=retries,
+            discovery=DiscoveryMode.NONE if no_discovery else discovery,
+            syn=syn,
+            fingerprint=fingerprint,
+        )
+        if output is not None and output.parent and not output.parent.is_dir():
+            raise UsageError(f"--output {output}: directory {output.parent} does not exist")
+        terminal = Console(stderr=False, highlight=False, soft_wrap=False)
+        progress = RichProgressObserver(Console(stderr=True), quiet=quiet)
+        report = asyncio.run(_scan(command, config, selection, target_set, progress))
+        _emit(report, output_format=output_format, output=output, quiet=quiet, verbose=verbose, console=terminal)
+    code = ExitCode.INTERRUPTED if report.interrupted else exit_code_for(report, fail_on)
+    raise typer.Exit(int(code))
+
+
+async def _scan(command: str, config: ScanConfig, selection: ProfileSelection, targets: TargetSet, observer: RichProgressObserver) -> Report:
+    loop = asyncio.get_running_loop()
+    started_at = datetime.now(UTC)
+    started = loop.time()
+    scanner = Scanner(config, observer, probes=REGISTRY)
+    outcome, interrupted = await execute(scanner, targets)
+    return build_report(
+        outcome,
+        command=shlex.join(["porthole", *sys.argv[1:]]) if sys.argv else command,
+        selection=selection,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        duration_s=loop.time() - started,
+        interrupted=interrupted,
+        config=_describe_config(config),
+        targets=targets,
+    )
+
+
+def _describe_config(config: ScanConfig) -> dict[str, Any]:
+    return {
+        "ports": [str(entry.ref) for entry in config.ports],
+        "max_connections": config.max_connections,
+        "per_host_connections": config.per_host_connections,
+        "per_host_rate": config.per_host_rate,
+        "host_parallelism": config.host_parallelism,
+        "tcp_retries": config.tcp_retries,
+        "udp_retries": config.udp_retries,
+        "initial_timeout_s": config.timing.initial_timeout,
+        "min_timeout_s": config.timing.min_timeout,
+        "max_timeout_s": config.timing.max_timeout,
+        "discovery_mode": config.discovery.value,
+        "syn": config.syn,
+        "fingerprint": config.fingerprint,
+    }
+
+
+def _emit(report: Report, *, output_format: OutputFormat, output: Path | None, quiet: bool, verbose: bool, console: Console) -> None:
+    """stdout gets the report in --format unless it went to --output; the table is shown
+    on the terminal beside a JSON file unless --quiet."""
+    if output is not None:
+        text = dumps_report(report) if output_format is OutputFormat.JSON else render_to_string(report, "table", verbose=verbose)
+        write_atomic(output, text)
+        if not quiet:
+            render(report, "table", console, verbose=verbose)
+            console.print(f"report written to {output}")
+        return
+    if output_format is OutputFormat.JSON:
+        sys.stdout.write(dumps_report(report))
+        sys.stdout.flush()
+    elif not quiet:
+        render(report, "table", console, verbose=verbose)
