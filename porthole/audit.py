@@ -55,8 +55,8 @@ class ProfileSelection:
         if role is None:
             return cls()
         if role == "auto":
-            return cls(candidates={name: profiles.load_profile(name) for name in AUTO_ROLES})
-        return cls(fixed=profiles.load_profile(role))
+            return cls(candidates={name: profiles.load_role_profile(name) for name in AUTO_ROLES})
+        return cls(fixed=profiles.load_role_profile(role))
 
     @property
     def enabled(self) -> bool:
