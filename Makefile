@@ -41,5 +41,9 @@ lab-status: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.sweep
 
+## make schema: check that the committed JSON Schema matches the report model
+schema: $(STAMP)
+	$(PY) -m pytest -q tests/unit/report/test_report_schema.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -89,7 +89,7 @@ def scan_command(
     verbose: Verbose = False,
     fail_on: FailOn = Severity.HIGH,
 ) -> None:
-    _run(command="scan", fingerprint=False, role=None, profile=None, **_collect(locals()))
+    _run(command="scan", fingerprint=False, role=None, profile=None, **locals())
 
 
 def audit_command(
@@ -118,12 +118,8 @@ def audit_command(
     verbose: Verbose = False,
     fail_on: FailOn = Severity.HIGH,
 ) -> None:
-    options = _collect(locals())
+    options = dict(locals())
     _run(command="audit", fingerprint=True, role=options.pop("role"), profile=options.pop("profile"), **options)
-
-
-def _collect(local_vars: dict[str, Any]) -> dict[str, Any]:
-    return dict(local_vars)
 
 
 def _run(
@@ -183,8 +179,7 @@ def _run(
         progress = RichProgressObserver(Console(stderr=True), quiet=quiet)
         report = asyncio.run(_scan(command, config, selection, target_set, progress))
         _emit(report, output_format=output_format, output=output, quiet=quiet, verbose=verbose, console=terminal)
-    code = ExitCode.INTERRUPTED if report.interrupted else exit_code_for(report, fail_on)
-    raise typer.Exit(int(code))
+    raise typer.Exit(int(exit_code_for(report, fail_on)))
 
 
 async def _scan(command: str, config: ScanConfig, selection: ProfileSelection, targets: TargetSet, observer: RichProgressObserver) -> Report:

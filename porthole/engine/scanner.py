@@ -29,7 +29,7 @@ import itertools
 import logging
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Iterable, Iterator, Protocol as TypingProtocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol as TypingProtocol, Sequence, runtime_checkable
 
 from porthole.catalog import CatalogPort
 from porthole.engine.limits import HostGate
@@ -53,7 +53,7 @@ from porthole.net.icmp import icmp_echo
 from porthole.net.syn import SynProber
 from porthole.targets import Target
 
-__all__ = ["DiscoveryMode", "ScanConfig", "ScanOutcome", "Scanner", "ScanObserver"]
+__all__ = ["DiscoveryMode", "NullObserver", "ScanConfig", "ScanOutcome", "Scanner", "ScanObserver"]
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,9 @@ class DiscoveryMode(StrEnum):
     NONE = "none"
 
 
+@runtime_checkable
 class ScanObserver(TypingProtocol):
-    """Progress callbacks; the engine never prints (see ``report.progress``)."""
+    """Progress callbacks; the engine never prints (``report.progress`` draws them)."""
 
     def on_scan_started(self, total_hosts: int, total_probes: int) -> None: ...
     def on_host_started(self, address: str) -> None: ...
@@ -77,7 +78,9 @@ class ScanObserver(TypingProtocol):
     def on_scan_finished(self) -> None: ...
 
 
-class _SilentObserver:
+class NullObserver:
+    """Ignores every event."""
+
     def on_scan_started(self, total_hosts: int, total_probes: int) -> None:
         pass
 
@@ -168,7 +171,7 @@ class _HostScan:
 class Scanner:
     def __init__(self, config: ScanConfig, observer: ScanObserver | None = None, probes: Sequence[Any] = ()) -> None:
         self.config = config
-        self.observer: ScanObserver = observer or _SilentObserver()
+        self.observer: ScanObserver = observer or NullObserver()
         self._probes = tuple(probes)
         self._finished: list[HostResult] = []
         self._down: list[str] = []

@@ -108,9 +108,10 @@ async def test_gate_spaces_starts_evenly_instead_of_bursting():
     async with asyncio.TaskGroup() as group:
         for _ in range(6):
             group.create_task(probe())
-    # Then no two starts are closer than the pacing interval (no initial burst)
-    gaps = [later - earlier for earlier, later in zip(starts, starts[1:])]
-    assert all(gap >= 0.02 * 0.95 for gap in gaps), gaps
+    # Then the n-th start comes no earlier than n pacing intervals after the first:
+    # no initial burst. (Checked cumulatively: a late wake-up under load may shorten
+    # one observed gap, but a start can never come before its slot.)
+    assert all(start >= starts[0] + index * 0.02 - 0.002 for index, start in enumerate(starts)), starts
 
 
 @pytest.mark.parametrize("kwargs", [{"connections": 0, "rate": 1.0}, {"connections": 1, "rate": 0.0}])
