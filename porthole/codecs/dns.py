@@ -61,7 +61,10 @@ def encode_name(name: str) -> bytes:
     """``"localhost."`` → ``b"\\x09localhost\\x00"``; labels ≤ 63 bytes, name ≤ 255."""
     out = bytearray()
     for label in name.rstrip(".").split(".") if name.strip(".") else []:
-        raw = label.encode("ascii")
+        try:
+            raw = label.encode("ascii")
+        except UnicodeEncodeError:
+            raise CodecError(f"DNS label {label!r} must be ASCII (IDNA-encode it first)") from None
         if not 0 < len(raw) <= 63:
             raise CodecError(f"DNS label {label!r} must be 1-63 bytes")
         out += bytes([len(raw)]) + raw

@@ -23,7 +23,7 @@ from porthole.codecs import dns, ssdp, v2gtp
 from porthole.codecs import CodecError
 from porthole.model import PortState, Protocol, Reason
 from porthole.net.syn import SynProber, SynResult
-from porthole.net.tcp import ConnectResult, connect_probe
+from porthole.net.tcp import ConnectResult, close_cleanly, open_probe
 from porthole.net.udp import DatagramResult, datagram_probe
 
 __all__ = ["Attempt", "UdpPayload", "UDP_PAYLOADS", "attempt_tcp", "attempt_udp"]
@@ -96,9 +96,12 @@ async def attempt_tcp(address: str, port: int, syn: SynProber | None, timeout: f
                 }
                 state, reason = states[outcome.result]
                 return Attempt(state, reason, outcome.rtt_s)
-            result = await connect_probe(address, port)
+            result, sock = await open_probe(address, port)
     except TimeoutError:
         return None
+    if sock is not None:
+        # Outside the attempt deadline: a slow goodbye is not a silent port.
+        await close_cleanly(sock, linger=min(max(2 * result.rtt_s, 0.05), 0.25))
     match result.result:
         case ConnectResult.CONNECTED:
             return Attempt(PortState.OPEN, Reason.SYN_ACK, result.rtt_s)
