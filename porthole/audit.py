@@ -155,4 +155,5 @@ def build_report(
             "not_scanned": outcome.not_scanned,
         },
         errors=outcome.errors,
+        down_count=len(outcome.down),
     )

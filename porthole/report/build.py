@@ -22,11 +22,13 @@ from porthole.report.schema import SCHEMA_VERSION
 __all__ = ["new_report", "summarise"]
 
 
-def summarise(hosts: Iterable[HostResult]) -> dict[str, Any]:
+def summarise(hosts: Iterable[HostResult], *, down: int = 0) -> dict[str, Any]:
     """Counts over ``hosts`` in the shape of the schema's ``Summary`` definition.
 
     Every state and severity is present (with 0) so consumers can index without
     guarding, and the key order is the enum order, which keeps the JSON stable.
+    ``down`` counts targets that discovery found absent: they are listed in
+    ``targets.down``, not in ``hosts``, so a /16 sweep does not carry 65 000 empty hosts.
     """
     hosts = tuple(hosts)
     ports_by_state = {state.value: 0 for state in PortState}
@@ -41,9 +43,9 @@ def summarise(hosts: Iterable[HostResult]) -> dict[str, Any]:
         deviations += len(host.deviations)
         probe_errors += sum(1 for probe in host.probes if probe.status is ProbeStatus.ERROR)
     return {
-        "hosts_total": len(hosts),
+        "hosts_total": len(hosts) + down,
         "hosts_up": sum(1 for host in hosts if host.status is HostStatus.UP),
-        "hosts_down": sum(1 for host in hosts if host.status is HostStatus.DOWN),
+        "hosts_down": down + sum(1 for host in hosts if host.status is HostStatus.DOWN),
         "hosts_unknown": sum(1 for host in hosts if host.status is HostStatus.UNKNOWN),
         "hosts_incomplete": sum(1 for host in hosts if not host.complete),
         "ports_by_state": ports_by_state,
@@ -65,6 +67,7 @@ def new_report(
     config: Mapping[str, Any] | None = None,
     targets: Mapping[str, Any] | None = None,
     errors: Sequence[ScanError] = (),
+    down_count: int = 0,
 ) -> Report:
     """Build a ``Report`` stamped with the current ``SCHEMA_VERSION`` and a fresh summary.
 
@@ -83,6 +86,6 @@ def new_report(
         config=dict(config or {}),
         targets=dict(targets or {}),
         hosts=tuple(hosts),
-        summary=summarise(hosts),
+        summary=summarise(hosts, down=down_count),
         errors=tuple(errors),
     )
