@@ -233,6 +233,11 @@ class FlowTracker:
         self._flows.clear()
         self._attempts.clear()
 
+    def clear_maxima(self) -> None:
+        """Start a new observation period: the maxima describe traffic from now on."""
+        self.max_concurrent_seen = 0
+        self.max_rate_seen = 0
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Options:
@@ -479,6 +484,16 @@ class _FragileCard:
         log.warning("recovered")
         self._write_state_now()
 
+    async def power_cycle(self) -> None:
+        """SIGHUP: recover if hung and start a fresh observation period (maxima to 0).
+
+        ``trips`` and the last trip's reason and time are kept: they are the operator's
+        tally of what happened to the card, as a field log would be.
+        """
+        await self.recover()
+        self._tracker.clear_maxima()
+        self._write_state_now()
+
     # state file
 
     def _schedule_state_write(self) -> None:
@@ -531,7 +546,7 @@ async def serve(bind: str, ports: Sequence[int], options: Options, *, context: S
         await card.close()
         await listeners.close()
 
-    return Running(ports=listeners.ports, close=close, hangup=card.recover)
+    return Running(ports=listeners.ports, close=close, hangup=card.power_cycle)
 
 
 def main(argv: list[str] | None = None) -> int:

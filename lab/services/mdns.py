@@ -36,7 +36,8 @@ Options (JSON keys of ``--options``):
 ``ship_port``      SRV port (default 4711)
 =================  ====================================================================
 
-``--port`` must be 5353: python-zeroconf always binds the mDNS port.
+``--port`` must be 5353: python-zeroconf always binds the mDNS port. ``--bind`` is
+not used: the interface is chosen by ``address``.
 
 Must not: answer for anything but its own records (zeroconf only answers what
 is registered), browse, or announce on any interface but ``address``'s.

@@ -33,13 +33,16 @@ class HostGate:
         self._pace_lock = asyncio.Lock()
 
     async def _pace(self) -> None:
+        # The lock is held across the sleep and the next start is measured from the
+        # *actual* previous start: a late wake-up then delays the following probe
+        # instead of squeezing two starts closer than 1/rate, so no sliding second
+        # ever holds more than ``rate`` starts.
         loop = asyncio.get_running_loop()
         async with self._pace_lock:
-            now = loop.time()
-            start = max(now, self._next_start)
-            self._next_start = start + self._interval
-        if start > now:
-            await asyncio.sleep(start - now)
+            wait = self._next_start - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._next_start = loop.time() + self._interval
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
