@@ -61,12 +61,19 @@ def status_command(site: SiteOption = None) -> None:
 
 
 def _print_state(state: object) -> None:
+    """One table: each controller's address and its service processes, alive or not."""
     console = Console()
-    render = getattr(state, "render", None)
-    if callable(render):
-        console.print(render())
-        return
-    table = Table(title="lab site")
-    table.add_column("state")
-    table.add_row(repr(state))
+    console.print(f"lab site [bold]{state.site_name}[/bold] ({state.phase.value}, started {state.started_at}); scanner namespace {state.scanner_namespace}")  # type: ignore[attr-defined]
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("host", "address", "service", "ports", "pid", "running"):
+        table.add_column(column)
+    for record in state.processes:  # type: ignore[attr-defined]
+        table.add_row(
+            record.host,
+            state.addresses.get(record.host, ""),  # type: ignore[attr-defined]
+            record.kind,
+            ", ".join(record.ports),
+            str(record.pid),
+            "yes" if record.is_running() else "[red]no[/red]",
+        )
     console.print(table)

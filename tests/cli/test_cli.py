@@ -217,3 +217,20 @@ def test_ctrl_c_writes_the_partial_report_and_exits_130(tmp_path):
     states = {f"{p['port']}/{p['protocol']}": p["state"] for p in report["hosts"][0]["ports"]}
     assert states["22/tcp"] == "closed" and states["80/tcp"] == "closed"
     assert report["hosts"][0]["complete"] is False
+
+
+def test_ipv6_targets_are_scanned_like_ipv4(listeners):
+    # Given a listener on ::1 port 8090
+    import socket as _socket
+
+    with _socket.socket(_socket.AF_INET6, _socket.SOCK_STREAM) as server:
+        server.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+        server.bind(("::1", 8090))
+        server.listen(4)
+        # When porthole scans the IPv6 loopback address
+        result = invoke("scan", "::1", "--ports", "8090,8091", "--format", "json", *FAST)
+    # Then the open and closed ports are told apart over IPv6
+    assert result.exit_code == 0, result.output
+    (host,) = json.loads(result.stdout)["hosts"]
+    assert host["address"] == "::1"
+    assert {(p["port"], p["state"]) for p in host["ports"]} == {(8090, "open"), (8091, "closed")}
