@@ -20,14 +20,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from porthole import profiles
+from porthole import profiles, services
 from porthole.engine import Scanner, ScanOutcome
 from porthole.errors import ProfileError
 from porthole.model import HostResult, HostStatus, Report, RoleInference
 from porthole.report.build import new_report
 from porthole.targets import TargetSet
 
-__all__ = ["ProfileSelection", "execute", "apply_profiles", "build_report", "AUTO_ROLES"]
+__all__ = ["ProfileSelection", "execute", "apply_assessments", "apply_profiles", "build_report", "AUTO_ROLES"]
 
 #: The roles ``--role auto`` chooses between.
 AUTO_ROLES = ("master", "slave")
@@ -103,6 +103,11 @@ async def execute(scanner: Scanner, targets: TargetSet, *, handle_signals: bool 
             loop.remove_signal_handler(number)
 
 
+def apply_assessments(hosts: Sequence[HostResult]) -> list[HostResult]:
+    """Attach each probe's findings (pure judgement of the evidence) to its host."""
+    return [replace(host, findings=(*host.findings, *services.assess_host(host))) for host in hosts]
+
+
 def apply_profiles(hosts: Sequence[HostResult], selection: ProfileSelection) -> list[HostResult]:
     """Attach role, profile reference, deviations and findings to each host."""
     if not selection.enabled:
@@ -136,7 +141,7 @@ def build_report(
     config: Mapping[str, Any],
     targets: TargetSet,
 ) -> Report:
-    hosts = apply_profiles(outcome.hosts, selection)
+    hosts = apply_profiles(apply_assessments(outcome.hosts), selection)
     return new_report(
         command=command,
         started_at=started_at,

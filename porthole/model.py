@@ -148,6 +148,8 @@ class PortObservation:
     detail: str | None = None
     #: evidence gathered by the fingerprint probes for this port, keyed by probe id
     evidence: dict[str, Any] = field(default_factory=dict)
+    #: one line naming what answers there (nmap's VERSION column), from the probes
+    summary: str | None = None
 
     @property
     def ref(self) -> PortRef:

@@ -32,7 +32,8 @@ class HostGate:
         self._next_start = 0.0
         self._pace_lock = asyncio.Lock()
 
-    async def _pace(self) -> None:
+    async def pace(self) -> None:
+        """Wait for this host's next start slot (also used by probes for each new connection)."""
         # The lock is held across the sleep and the next start is measured from the
         # *actual* previous start: a late wake-up then delays the following probe
         # instead of squeezing two starts closer than 1/rate, so no sliding second
@@ -49,5 +50,5 @@ class HostGate:
         """Hold one per-host and one global slot for the duration of a probe."""
         async with self._semaphore:
             async with self._global:
-                await self._pace()
+                await self.pace()
                 yield

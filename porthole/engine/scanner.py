@@ -27,15 +27,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Iterable, Iterator, Protocol as TypingProtocol, Sequence, runtime_checkable
 
+from porthole import __version__
 from porthole.catalog import CatalogPort
+from porthole.codecs import CodecError
 from porthole.engine.limits import HostGate
 from porthole.engine.reach import Attempt, attempt_tcp, attempt_udp, silent_state
 from porthole.engine.timing import RttEstimator, TimingPolicy
-from porthole.errors import ScanSetupError
+from porthole.errors import ErrorReason, ScanSetupError
 from porthole.model import (
     HostResult,
     HostStatus,
@@ -51,6 +54,7 @@ from porthole.model import (
 from porthole.net import arp, routes
 from porthole.net.icmp import icmp_echo
 from porthole.net.syn import SynProber
+from porthole.services.base import ProbeContext, ProbeFailure
 from porthole.targets import Target
 
 __all__ = ["DiscoveryMode", "NullObserver", "ScanConfig", "ScanOutcome", "Scanner", "ScanObserver"]
@@ -432,19 +436,25 @@ class Scanner:
         async def run_probe(probe: Any, observation: PortObservation) -> None:
             loop = asyncio.get_running_loop()
             started = loop.time()
+            context = ProbeContext(target=scan.target, observation=observation, pace=scan.gate.pace, version=__version__)
+            common = {"probe_id": probe.id, "port": observation.port, "protocol": observation.protocol}
             async with scan.gate.slot():
                 try:
                     async with asyncio.timeout(self.config.probe_budget):
-                        evidence = await probe.run(scan.target, observation)
-                    result = ProbeResult(probe_id=probe.id, port=observation.port, protocol=observation.protocol, status=ProbeStatus.COMPLETED, evidence=evidence, duration_ms=_ms(loop.time() - started))
+                        evidence = await probe.run(context)
+                    result = ProbeResult(**common, status=ProbeStatus.COMPLETED, evidence=evidence, duration_ms=_ms(loop.time() - started))
                 except TimeoutError:
-                    result = ProbeResult(probe_id=probe.id, port=observation.port, protocol=observation.protocol, status=ProbeStatus.ERROR, error_reason="timeout", error_detail=f"no complete answer within {self.config.probe_budget:g} s", duration_ms=_ms(loop.time() - started))
-                except Exception as exc:
-                    result = ProbeResult(probe_id=probe.id, port=observation.port, protocol=observation.protocol, status=ProbeStatus.ERROR, error_reason=getattr(exc, "reason", "bug"), error_detail=f"{type(exc).__name__}: {exc}", duration_ms=_ms(loop.time() - started))
+                    result = ProbeResult(**common, status=ProbeStatus.ERROR, error_reason=ErrorReason.TIMEOUT.value, error_detail=f"no complete answer within {self.config.probe_budget:g} s", duration_ms=_ms(loop.time() - started))
+                except ProbeFailure as exc:
+                    result = ProbeResult(**common, status=ProbeStatus.ERROR, error_reason=exc.reason, error_detail=str(exc), duration_ms=_ms(loop.time() - started))
+                except Exception as exc:  # a probe bug is data, never a crash of the sweep
+                    log.exception("probe %s on %s:%s failed", probe.id, scan.target.address, observation.ref)
+                    result = ProbeResult(**common, status=ProbeStatus.ERROR, error_reason=_error_reason(exc), error_detail=f"{type(exc).__name__}: {exc}", duration_ms=_ms(loop.time() - started))
             scan.probes.append(result)
             if result.evidence is not None:
                 current = scan.observations[observation.ref]
-                scan.observations[observation.ref] = replace(current, evidence={**current.evidence, probe.id: result.evidence})
+                summary = _summarise(probe, result.evidence) or current.summary
+                scan.observations[observation.ref] = replace(current, evidence={**current.evidence, probe.id: result.evidence}, summary=summary)
 
         async with asyncio.TaskGroup() as group:
             for observation in open_ports:
@@ -480,6 +490,26 @@ class Scanner:
             srtt_ms=_ms(scan.estimator.srtt) if scan.estimator.srtt is not None else None,
             complete=complete,
         )
+
+
+def _error_reason(exc: Exception) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return ErrorReason.CONNECTION_REFUSED.value
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+        return ErrorReason.CONNECTION_RESET.value
+    if isinstance(exc, ssl.SSLError):
+        return ErrorReason.HANDSHAKE_FAILED.value
+    if isinstance(exc, CodecError):
+        return ErrorReason.MALFORMED.value
+    return ErrorReason.BUG.value
+
+
+def _summarise(probe: Any, evidence: dict[str, Any]) -> str | None:
+    try:
+        return probe.summarise(evidence)
+    except Exception:  # a summary is cosmetic; never lose the evidence over it
+        log.exception("summary of probe %s failed", probe.id)
+        return None
 
 
 def _ms(seconds: float) -> float:

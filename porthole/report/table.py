@@ -193,7 +193,9 @@ def _render_ports(ports: Sequence[PortObservation], console: Console, *, verbose
     shown = [item for item in ordered if verbose or item.state not in _FOLDED_STATES]
     folded = [item for item in ordered if not verbose and item.state in _FOLDED_STATES]
     if shown:
-        table = _new_table("PORT", "STATE", "REASON", "SERVICE", "RTT", "PURPOSE", wrap=("REASON", "PURPOSE"))
+        # WHAT ANSWERS: the probes' one-line identification where there is one (nmap's
+        # VERSION column), else the catalogue's purpose of the port, dimmed.
+        table = _new_table("PORT", "STATE", "REASON", "SERVICE", "RTT", "WHAT ANSWERS", wrap=("REASON", "WHAT ANSWERS"))
         for observation in shown:
             reason = _text(observation.reason.value)
             if verbose and observation.detail:
@@ -205,7 +207,7 @@ def _render_ports(ports: Sequence[PortObservation], console: Console, *, verbose
                 reason,
                 _text(observation.service or ""),
                 _text(f"{observation.rtt_ms:.1f} ms" if observation.rtt_ms is not None else ""),
-                _text(entry.purpose if entry else ""),
+                _text(observation.summary) if observation.summary else _text(entry.purpose if entry else "", "dim"),
             )
         console.print(table)
     if folded:

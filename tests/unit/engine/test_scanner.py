@@ -112,21 +112,27 @@ class EvidenceProbe:
     def claims(self, observation: PortObservation) -> bool:
         return observation.protocol is Protocol.TCP
 
-    async def run(self, target: Target, observation: PortObservation) -> dict:
-        return {"banner": f"hello from {observation.port}"}
+    async def run(self, context) -> dict:
+        return {"banner": f"hello from {context.port}"}
+
+    def assess(self, evidence: dict, observation: PortObservation) -> list:
+        return []
+
+    def summarise(self, evidence: dict) -> str:
+        return evidence["banner"]
 
 
 class CrashingProbe(EvidenceProbe):
     id = "crashing"
 
-    async def run(self, target: Target, observation: PortObservation) -> dict:
+    async def run(self, context) -> dict:
         raise RuntimeError("parser bug")
 
 
 class StallingProbe(EvidenceProbe):
     id = "stalling"
 
-    async def run(self, target: Target, observation: PortObservation) -> dict:
+    async def run(self, context) -> dict:
         await asyncio.sleep(60)
         return {}
 
@@ -143,6 +149,7 @@ async def test_a_crashing_or_stalling_probe_becomes_data_and_spares_its_siblings
     # Then the good probe's evidence is filed under its id on the port
     assert results["good"].status is ProbeStatus.COMPLETED
     assert host.ports[0].evidence["good"] == {"banner": "hello from 80"}
+    assert host.ports[0].summary == "hello from 80"
     # And the crash and the stall are recorded as errors with their reasons
     assert (results["crashing"].status, results["crashing"].error_reason) == (ProbeStatus.ERROR, "bug")
     assert "parser bug" in results["crashing"].error_detail

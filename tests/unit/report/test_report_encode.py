@@ -56,6 +56,7 @@ def test_model_dataclasses_encode_enums_by_value_and_none_as_null() -> None:
         "attempts": 1,
         "detail": None,
         "evidence": {},
+        "summary": None,
     }
     assert type(encoded["protocol"]) is str  # a plain str, not the StrEnum member
 

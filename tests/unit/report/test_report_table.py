@@ -186,3 +186,14 @@ def test_a_host_without_ports_says_no_ports_probed(report: Report) -> None:
     text = rendered(replace(report, hosts=(host,), interrupted=False))
     assert "Host 198.18.0.12  unknown (user-set)" in lines_of(text)
     assert "  No ports probed." in lines_of(text)
+
+
+def test_a_probe_summary_replaces_the_catalogue_purpose_for_its_port(report: Report) -> None:
+    # Given the SSH port identified by a probe
+    host = report.hosts[0]
+    ports = tuple(replace(p, summary="OpenSSH_9.2p1 Debian-2") if p.port == 22 and p.protocol.value == "tcp" else p for p in host.ports)
+    identified = replace(report, hosts=(replace(host, ports=ports), *report.hosts[1:]))
+    # When rendered
+    text = rendered(identified)
+    # Then the row names what answers instead of what the port is for
+    assert row_starting(text, "22/tcp").split()[6:] == ["OpenSSH_9.2p1", "Debian-2"]
