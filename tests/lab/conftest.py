@@ -1,8 +1,9 @@
 """The default lab site, started once per test session under its own name.
 
-The tests run a copy of ``lab/site.toml`` named ``tdemo`` (its own namespaces and
-state root) so they never disturb a developer's running ``demo`` site, and so the
-default site file itself is what the integration tests check.
+The tests run a copy of ``lab/site.toml`` under a name of their own (``t`` + the
+pytest process id: own namespaces and state root), so they never disturb a
+developer's running ``demo`` site nor another test run, and so the default site file
+itself is what the integration tests check.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class RunningSite:
 def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSite]:
     directory = tmp_path_factory.mktemp("site")
     text = (control.DEFAULT_SITE).read_text()
-    text, count = re.subn(r'(?m)^name = "demo"$', 'name = "tdemo"', text)
+    text, count = re.subn(r'(?m)^name = "demo"$', f'name = "t{os.getpid() % 100000:05d}"', text)
     assert count == 1
     path = directory / "site.toml"
     path.write_text(text)
