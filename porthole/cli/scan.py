@@ -7,6 +7,7 @@ ports, limits and profiles. Bad input exits 2 with one line naming what is wrong
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import shlex
 import sys
@@ -65,33 +66,6 @@ Role = Annotated[str, typer.Option("--role", help="Role profile to diff against:
 Profile = Annotated[Optional[str], typer.Option("--profile", help="A profile file to diff every host against (overrides --role).")]
 
 
-def scan_command(
-    targets: Targets,
-    exclude: Exclude = None,
-    scope: Scope = None,
-    allow_public: AllowPublic = False,
-    max_hosts: MaxHosts = 65536,
-    ports: Ports = None,
-    no_discovery: NoDiscovery = False,
-    discovery: Discovery = DiscoveryMode.AUTO,
-    syn: Syn = False,
-    max_connections: MaxConnections = 128,
-    per_host_connections: PerHost = 2,
-    rate: Rate = 40.0,
-    host_parallelism: HostParallelism = 32,
-    retries: Retries = 1,
-    initial_timeout: InitialTimeout = 1.0,
-    min_timeout: MinTimeout = 0.1,
-    max_timeout: MaxTimeout = 3.0,
-    output_format: Format = OutputFormat.TABLE,
-    output: Output = None,
-    quiet: Quiet = False,
-    verbose: Verbose = False,
-    fail_on: FailOn = Severity.HIGH,
-) -> None:
-    _run(command="scan", fingerprint=False, role=None, profile=None, **locals())
-
-
 def audit_command(
     targets: Targets,
     role: Role = "auto",
@@ -118,8 +92,20 @@ def audit_command(
     verbose: Verbose = False,
     fail_on: FailOn = Severity.HIGH,
 ) -> None:
-    options = dict(locals())
-    _run(command="audit", fingerprint=True, role=options.pop("role"), profile=options.pop("profile"), **options)
+    _run(command="audit", fingerprint=True, **locals())
+
+
+def scan_command(**options: Any) -> None:
+    _run(command="scan", fingerprint=False, role=None, profile=None, **options)
+
+
+# `scan` takes every option of `audit` except the profile ones. Declared once: typer
+# reads the signature, so the two commands cannot drift apart.
+_AUDIT_ONLY = ("role", "profile")
+_audit_signature = inspect.signature(audit_command, eval_str=True)
+scan_command.__signature__ = _audit_signature.replace(  # type: ignore[attr-defined]
+    parameters=[parameter for parameter in _audit_signature.parameters.values() if parameter.name not in _AUDIT_ONLY]
+)
 
 
 def _run(
