@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -196,16 +197,22 @@ def test_ctrl_c_writes_the_partial_report_and_exits_130(tmp_path):
     # Given a slow scan: mute UDP ports with long timeouts and many retries
     output = tmp_path / "partial.json"
     with ExitStack() as stack:
+        mutes = []
         for port in (53, 1900, 5353, 15118):
             mute = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
             mute.bind(("127.0.0.49", port))
+            mutes.append(mute)
         process = subprocess.Popen(
             [sys.executable, "-m", "porthole", "scan", "127.0.0.49", "--no-discovery", "--ports", "22,80,53/udp,1900/udp,5353/udp,15118/udp",
              "--retries", "8", "--initial-timeout", "2", "--min-timeout", "2", "--max-timeout", "2",
              "--format", "json", "--output", str(output), "--quiet"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        time.sleep(2.5)
+        # Wait until the scan is under way (a mute port got its first datagram),
+        # not a fixed time: start-up is slower on a loaded machine.
+        readable, _, _ = select.select(mutes, [], [], 60)
+        assert readable, "porthole never started probing"
+        time.sleep(0.5)
         # When the user presses Ctrl-C
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=20)
