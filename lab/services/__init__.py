@@ -24,10 +24,11 @@ ocpps      tcp    OCPP-S SOAP 1.2 endpoint on 8090 that answers with Faults only
 mdns       udp    python-zeroconf announcing ``_ship._tcp`` (EEBUS SHIP) on 5353
 forward    tcp    TCP forwarder for 81/82/444/445/23/24 to a peer controller
 fragile    tcp    a card that hangs (goes silent via nftables) under too many connections
+hostile    both   a peer that misbehaves on purpose: 10 MB banners, stalls, garbage, XML bomb...
 =========  =====  ==================================================================
 """
 
 __all__ = ["KINDS"]
 
 #: every service kind this package provides (module names under ``lab.services``)
-KINDS = ("http", "tls", "modbus", "semp", "ssdp", "sdp", "v2g", "ocpps", "mdns", "forward", "fragile")
+KINDS = ("http", "tls", "modbus", "semp", "ssdp", "sdp", "v2g", "ocpps", "mdns", "forward", "fragile", "hostile")

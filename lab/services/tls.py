@@ -159,7 +159,7 @@ async def serve(bind: str, ports: Sequence[int], options: Options, *, context: S
                 await connection.handshake()
         except ssl.SSLError as exc:
             # the alert OpenSSL produced has been sent; the caller closes with FIN
-            log.info("handshake from %s failed: %s", writer.get_extra_info("peername"), exc.reason or exc)
+            log.info("handshake from %s failed: %s", writer.get_extra_info("peername"), getattr(exc, "reason", None) or exc)
             return
         if options.http:
             await _answer_http(connection, options)

@@ -29,7 +29,6 @@ from porthole.report.exit_codes import ExitCode, exit_code_for
 from porthole.report.output import render, render_to_string, write_atomic
 from porthole.report.encode import dumps_report
 from porthole.report.progress import RichProgressObserver
-from porthole.services import REGISTRY
 from porthole.targets import TargetSet, parse_targets
 
 __all__ = ["scan_command", "audit_command"]
@@ -172,7 +171,12 @@ async def _scan(command: str, config: ScanConfig, selection: ProfileSelection, t
     loop = asyncio.get_running_loop()
     started_at = datetime.now(UTC)
     started = loop.time()
-    scanner = Scanner(config, observer, probes=REGISTRY)
+    probes: tuple[Any, ...] = ()
+    if config.fingerprint:
+        from porthole.services import registry  # only audits pay for importing the probes
+
+        probes = registry()
+    scanner = Scanner(config, observer, probes=probes)
     outcome, interrupted = await execute(scanner, targets)
     return build_report(
         outcome,

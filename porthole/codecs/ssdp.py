@@ -58,7 +58,8 @@ def parse_response(data: bytes) -> SsdpResponse:
     status_line = lines[0].decode("latin-1")
     parts = status_line.split(" ", 2)
     # isascii: latin-1 decoding yields "²", "³", "¹", which isdigit() accepts but int() rejects.
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (parts[1].isascii() and parts[1].isdigit()):
+    # Exactly three digits (RFC 9112 §4 status-code = 3DIGIT): "HTTP/1.1 2" is a cut datagram.
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()):
         raise CodecError(f"not an HTTPU status line: {status_line[:60]!r}", offset=0)
     if len(lines) - 1 > MAX_HEADERS:
         raise CodecError(f"more than {MAX_HEADERS} SSDP headers")

@@ -233,14 +233,7 @@ class Scanner:
             for _ in range(workers):
                 group.create_task(self._worker(queue))
             for batch in _batched(iter(targets), self.config.discovery_batch):
-                liveness = await self._discover_batch(batch)
-                for target in batch:
-                    known = liveness.get(target)
-                    if known is not None and known.status is HostStatus.DOWN:
-                        self._started_count += 1
-                        self._down.append(str(target.address))
-                        continue
-                    await queue.put((target, known))
+                await self._discover_into(batch, queue)
             # One sentinel per worker: each finishes its last host, then returns.
             for _ in range(workers):
                 await queue.put(None)
@@ -255,36 +248,45 @@ class Scanner:
             await self._scan_host_guarded(target, liveness)
 
     # ---------------------------------------------------------------- discovery
-    async def _discover_batch(self, batch: list[Target]) -> dict[Target, _Liveness]:
-        """ARP the on-link IPv4 targets of a batch; others are pinged by their worker."""
+    async def _discover_into(self, batch: list[Target], queue: asyncio.Queue[tuple[Target, _Liveness | None] | None]) -> None:
+        """Hand a batch's targets to the workers, ARPing the on-link IPv4 ones first.
+
+        A host that answers ARP is queued the moment its reply arrives; targets that
+        cannot be ARPed are queued at once and pinged by their worker; only the silent
+        on-link addresses wait for the ARP window, and they are recorded down.
+        """
         mode = self.config.discovery
         if mode is DiscoveryMode.NONE:
-            return {target: _Liveness(HostStatus.UNKNOWN, "user-set") for target in batch}
-        if mode is DiscoveryMode.PING or not self._raw:
-            return {}
-        by_interface: dict[str, list[Target]] = {}
+            for target in batch:
+                await queue.put((target, _Liveness(HostStatus.UNKNOWN, "user-set")))
+            return
+        arp_groups: dict[routes.OnLinkRoute, list[Target]] = {}
         for target in batch:
-            route = routes.on_link_interface(target.address, self._routes) if target.address.version == 4 else None
-            if route is not None and str(target.address) != route.source:
-                by_interface.setdefault(route.interface, []).append(target)
-        if mode is DiscoveryMode.ARP:
-            missing = [t for t in batch if not any(t in group for group in by_interface.values())]
-            for target in missing:
-                self._errors.append(ScanError(scope=str(target.address), message="not on a directly attached IPv4 segment: ARP discovery impossible, host pinged instead"))
-        result: dict[Target, _Liveness] = {}
-        for interface, group in by_interface.items():
-            addresses = [str(t.address) for t in group]
-            self._discovery_stats["arp_requests"] += len(addresses)
+            route = None
+            if self._raw and mode is not DiscoveryMode.PING and target.address.version == 4:
+                route = routes.on_link_interface(target.address, self._routes)
+            if route is None or str(target.address) == route.source:
+                if mode is DiscoveryMode.ARP:
+                    self._errors.append(ScanError(scope=str(target.address), message="not on a directly attached IPv4 segment: ARP discovery impossible, host pinged instead"))
+                await queue.put((target, None))
+            else:
+                arp_groups.setdefault(route, []).append(target)
+        for route, group in arp_groups.items():
+            by_address = {str(target.address): target for target in group}
+            pending = dict(by_address)
+            self._discovery_stats["arp_requests"] += len(by_address)
             try:
-                answers = await arp.arp_sweep(addresses, interface, timeout=self.config.discovery_timeout)
-            except Exception as exc:  # scapy or socket failure: fall back to ping, keep the evidence
-                self._errors.append(ScanError(scope=f"arp:{interface}", message=f"ARP discovery failed ({exc}); hosts pinged instead"))
+                async for address, rtt in arp.arp_sweep(list(by_address), route.interface, route.source, window=self.config.discovery_timeout):
+                    self._discovery_stats["arp_replies"] += 1
+                    await queue.put((pending.pop(address), _Liveness(HostStatus.UP, "arp-response", rtt)))
+            except OSError as exc:  # no such interface, no permission: ping what is left, keep the evidence
+                self._errors.append(ScanError(scope=f"arp:{route.interface}", message=f"ARP discovery failed ({exc.strerror or exc}); remaining hosts pinged instead"))
+                for target in pending.values():
+                    await queue.put((target, None))
                 continue
-            self._discovery_stats["arp_replies"] += len(answers)
-            for target in group:
-                rtt = answers.get(str(target.address))
-                result[target] = _Liveness(HostStatus.UP, "arp-response", rtt) if rtt is not None else _Liveness(HostStatus.DOWN, "no-response")
-        return result
+            for address in pending:
+                self._started_count += 1
+                self._down.append(address)
 
     async def _ping(self, scan: _HostScan) -> _Liveness:
         """ICMP echo (root) and TCP connect pings; any answer means up."""

@@ -228,10 +228,10 @@ def test_default_site_loads_with_the_controllers_the_integration_tests_expect() 
     # When it is loaded
     site = load_site(DEFAULT_SITE)
 
-    # Then it has the four documented controllers, and 198.18.0.20-29 stay empty
+    # Then it has the five documented controllers, and 198.18.0.20-29 stay empty
     assert site.name == "demo"
     assert {controller.name: controller.role for controller in site.controllers} == {
-        "master": Role.MASTER, "slave": Role.SLAVE, "misconf": Role.MASTER, "fragile": Role.SLAVE,
+        "master": Role.MASTER, "slave": Role.SLAVE, "misconf": Role.MASTER, "fragile": Role.SLAVE, "hostile": Role.NONE,
     }
     used = {controller.address for controller in site.controllers}
     assert not used & {ipaddress.IPv4Address(f"198.18.0.{host}") for host in range(20, 30)}

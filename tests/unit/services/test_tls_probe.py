@@ -1,0 +1,374 @@
+"""The TLS probe against real OpenSSL servers (lab.services.tls) and scripted peers on loopback.
+
+Real servers give the exact accepted sets of a configuration; scripted servers answer
+what Debian's OpenSSL 3 no longer serves (3DES, RC4, export) and behave badly on purpose
+(garbage, silence, truncation, absurd lengths, wrong versions, alerts everywhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from scapy.layers.tls.record import TLS
+
+from lab.certs import CertificateKey
+from lab.services._common import ServiceContext
+from lab.services.tls import Options, TlsVersion, serve
+from porthole.errors import ErrorReason
+from porthole.model import PortObservation, PortState, Protocol, Reason
+from porthole.services.base import ProbeContext, ProbeFailure, ProbeLimits
+from porthole.services.tls import TlsProbe
+from porthole.services.tls.probe import MAX_HELLO_RECORD
+from porthole.targets import Target
+
+PROBE = TlsProbe()
+FAST = ProbeLimits(first_byte=0.5, between_chunks=0.3)
+
+MISCONF_WEB = Options(
+    versions=(TlsVersion.TLS_1_0, TlsVersion.TLS_1_1, TlsVersion.TLS_1_2), ciphers="AES128-SHA:@SECLEVEL=0",
+    cert="misconf-web", cert_key=CertificateKey.RSA1024, expired=True,
+)
+MASTER_WEB = Options(versions=(TlsVersion.TLS_1_2, TlsVersion.TLS_1_3), ciphers="ECDHE+AESGCM:ECDHE+CHACHA20", cert="master-web", self_signed=False)
+MASTER_DLM = Options(require_client_cert=True, ciphers="ECDHE+AESGCM", cert="master-dlm", self_signed=False)
+MISCONF_DLM = Options(cert="misconf-dlm")
+TLS13_ONLY_MUTUAL = Options(versions=(TlsVersion.TLS_1_3,), require_client_cert=True, cert="t13")
+
+#: OpenSSL 3.0 DEFAULT suites an RSA-certificate server accepts without DH parameters
+OPENSSL_DEFAULT_RSA_TLS12 = {0xC030, 0xCCA8, 0xC02F, 0xC028, 0xC027, 0xC014, 0xC013, 0x009D, 0x009C, 0x003D, 0x003C, 0x0035, 0x002F}
+TLS13_DEFAULT = {0x1301, 0x1302, 0x1303}
+
+
+def context_for(port: int, *, service: str = "https", limits: ProbeLimits = ProbeLimits(), hostname: str | None = None) -> ProbeContext:
+    observation = PortObservation(port=port, protocol=Protocol.TCP, state=PortState.OPEN, reason=Reason.SYN_ACK, service=service)
+    target = Target(address=ipaddress.ip_address("127.0.0.1"), spec="127.0.0.1", hostname=hostname)
+    return ProbeContext(target=target, observation=observation, limits=limits)
+
+
+@asynccontextmanager
+async def lab_server(tmp_path: Path, options: Options) -> AsyncIterator[int]:
+    running = await serve("127.0.0.1", [0], options, context=ServiceContext(state_dir=tmp_path / "state" / "unit", name="unit"))
+    try:
+        yield running.ports[0]
+    finally:
+        await running.close()
+
+
+def accepted(evidence: dict) -> dict[str, set[int]]:
+    return {version["version"]: {suite["code"] for suite in version["suites"]} for version in evidence["versions"] if version["accepted"]}
+
+
+def finding_ids(evidence: dict, service: str = "https") -> set[str]:
+    observation = PortObservation(port=443, protocol=Protocol.TCP, state=PortState.OPEN, reason=Reason.SYN_ACK, service=service)
+    return {finding.id for finding in PROBE.assess(evidence, observation)}
+
+
+# --------------------------------------------------------------------------- real OpenSSL
+
+
+async def test_weak_legacy_server_accepts_exactly_aes128_sha_on_tls10_to_12(tmp_path: Path) -> None:
+    # Given the misconfigured controller's web server (TLS 1.0-1.2, AES128-SHA, RSA-1024, expired)
+    async with lab_server(tmp_path, MISCONF_WEB) as port:
+        # When porthole enumerates it
+        evidence = await PROBE.run(context_for(port))
+    # Then exactly that is accepted, and nothing of TLS 1.3 or SSLv3
+    assert evidence["tls"] and evidence["complete"]
+    assert accepted(evidence) == {"TLSv1.2": {0x002F}, "TLSv1.1": {0x002F}, "TLSv1.0": {0x002F}}
+    refusals = {version["version"]: version["refusal"] for version in evidence["versions"] if not version["accepted"]}
+    assert refusals == {"TLSv1.3": "alert protocol_version", "SSLv3": "alert handshake_failure"}
+    leaf = evidence["certificates"][0]
+    assert (leaf["key_type"], leaf["key_bits"], leaf["self_signed"], leaf["signature_hash"]) == ("rsa", 1024, True, "sha256")
+    assert evidence["client_certificate"] == "not-requested" and evidence["groups"] == []
+    # And the findings name every weakness, graded by the tables
+    assert finding_ids(evidence) == {"tls-legacy-version", "tls-no-forward-secrecy", "tls-self-signed-cert", "tls-expired-cert", "tls-weak-key"}
+    # far fewer handshakes than one per suite and version (350 suites x 5 versions)
+    assert evidence["handshakes"] < 25
+
+
+async def test_hardened_server_accepts_only_ecdhe_aead_and_raises_no_finding(tmp_path: Path) -> None:
+    async with lab_server(tmp_path, MASTER_WEB) as port:
+        evidence = await PROBE.run(context_for(port))
+    assert accepted(evidence) == {"TLSv1.3": TLS13_DEFAULT, "TLSv1.2": {0xC02F, 0xC030, 0xCCA8}}
+    assert all(version["server_preference"] for version in evidence["versions"] if version["accepted"])
+    assert [group["name"] for group in evidence["groups"]][:2] == ["x25519", "secp256r1"]
+    assert evidence["groups_source"] == "tls1.3-hello-retry"
+    # leaf then the lab CA that signed it, in order
+    leaf, ca = evidence["certificates"]
+    assert (leaf["self_signed"], leaf["issued_by_next"], ca["self_signed"], ca["is_ca"]) == (False, True, True, True)
+    assert finding_ids(evidence) == set()
+    assert PROBE.summarise(evidence).startswith("TLSv1.3, TLSv1.2; 6 suites; grade A; Mozilla intermediate; CN=unit,O=porthole lab RSA-2048")
+
+
+async def test_server_requiring_client_certificates_is_seen_as_requiring_them(tmp_path: Path) -> None:
+    async with lab_server(tmp_path, MASTER_DLM) as port:
+        evidence = await PROBE.run(context_for(port, service="ocpp-dlm"))
+    assert evidence["client_certificate"] == "required"
+    assert accepted(evidence) == {"TLSv1.3": TLS13_DEFAULT, "TLSv1.2": {0xC02F, 0xC030}}
+    assert finding_ids(evidence, service="ocpp-dlm") == set()
+
+
+async def test_dlm_port_without_client_certificates_is_a_finding(tmp_path: Path) -> None:
+    async with lab_server(tmp_path, MISCONF_DLM) as port:
+        evidence = await PROBE.run(context_for(port, service="ocpp-dlm"))
+    assert evidence["client_certificate"] == "not-requested"
+    assert accepted(evidence) == {"TLSv1.3": TLS13_DEFAULT, "TLSv1.2": OPENSSL_DEFAULT_RSA_TLS12}
+    assert finding_ids(evidence, service="ocpp-dlm") == {"tls-no-forward-secrecy", "tls-self-signed-cert", "tls-client-cert-not-required"}
+
+
+async def test_tls13_only_server_gets_its_certificate_from_one_stdlib_handshake(tmp_path: Path) -> None:
+    async with lab_server(tmp_path, TLS13_ONLY_MUTUAL) as port:
+        evidence = await PROBE.run(context_for(port, service="ocpp-dlm"))
+    assert accepted(evidence) == {"TLSv1.3": TLS13_DEFAULT}
+    assert evidence["certificate_source"] == "stdlib-handshake" and len(evidence["certificates"]) == 1
+    assert evidence["client_certificate"] == "required"
+
+
+async def test_every_hello_fits_255_bytes(tmp_path: Path) -> None:
+    # Given a recording server that answers nothing useful but keeps every hello
+    hellos: list[bytes] = []
+
+    async def record(hello: bytes) -> bytes:
+        hellos.append(hello)
+        return alert(40)
+
+    async with scripted_server(record) as port:
+        await PROBE.run(context_for(port, hostname="charger-17.depot.example"))
+    # Then every hello the enumeration sent stays within nmap's 255-byte bound
+    assert hellos and max(len(hello) for hello in hellos) <= MAX_HELLO_RECORD
+    assert all(TLS(hello).type == 22 for hello in hellos)
+
+
+# --------------------------------------------------------------------------- scripted peers
+
+Answer = Callable[[bytes], Awaitable[bytes | None]]
+
+
+@asynccontextmanager
+async def scripted_server(answer: Answer, *, close_after: bool = True) -> AsyncIterator[int]:
+    """A TCP server that reads one hello per connection and sends ``answer(hello)``."""
+    tasks: set[asyncio.Task] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        tasks.add(asyncio.current_task())
+        try:
+            head = await reader.readexactly(5)
+            hello = head + await reader.readexactly(int.from_bytes(head[3:5], "big"))
+            reply = await answer(hello)
+            if reply:
+                writer.write(reply)
+                await writer.drain()
+            if close_after:
+                writer.close()
+            else:
+                await reader.read()  # hold until the client leaves
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for task in list(tasks):
+            task.cancel()
+        await server.wait_closed()
+
+
+def offered(hello: bytes) -> tuple[int, list[int], list[int]]:
+    """client_version, suites and supported_versions of a hello, read with scapy (an independent parser)."""
+    client_hello = TLS(hello).msg[0]
+    versions = next((list(extension.versions) for extension in client_hello.ext or [] if extension.type == 0x2B), [])
+    return client_hello.version, list(client_hello.ciphers), versions
+
+
+def record(content_type: int, payload: bytes, version: int = 0x0303) -> bytes:
+    return bytes([content_type]) + version.to_bytes(2, "big") + len(payload).to_bytes(2, "big") + payload
+
+
+def handshake(kind: int, body: bytes) -> bytes:
+    return bytes([kind]) + len(body).to_bytes(3, "big") + body
+
+
+def server_hello(version: int, suite: int, *, compression: int = 0) -> bytes:
+    return handshake(2, version.to_bytes(2, "big") + bytes(range(32)) + b"\x00" + suite.to_bytes(2, "big") + bytes([compression]))
+
+
+def alert(description: int, version: int = 0x0303) -> bytes:
+    return record(21, bytes([2, description]), version)
+
+
+def legacy_server(accepts: list[int], versions: set[int], *, compression: int = 0) -> Answer:
+    """A TLS <= 1.2 server choosing by its own order among ``accepts``: what OpenSSL 3 cannot serve."""
+
+    async def answer(hello: bytes) -> bytes:
+        client_version, suites, supported = offered(hello)
+        if supported or client_version not in versions:
+            return alert(70, client_version if client_version in versions else 0x0303)
+        choice = next((suite for suite in accepts if suite in suites), None)
+        if choice is None:
+            return alert(40, client_version)
+        return record(22, server_hello(client_version, choice, compression=compression) + handshake(14, b""), client_version)
+
+    return answer
+
+
+async def test_scripted_3des_rc4_export_server_is_enumerated_exactly() -> None:
+    # Given a server that still speaks 3DES, RC4 and export suites on TLS 1.0-1.2
+    answer = legacy_server([0x0005, 0x000A, 0x0003], {0x0301, 0x0302, 0x0303})
+    async with scripted_server(answer) as port:
+        evidence = await PROBE.run(context_for(port))
+    # Then every one of them is found on every version, in the server's order
+    for version in ("TLSv1.0", "TLSv1.1", "TLSv1.2"):
+        result = next(v for v in evidence["versions"] if v["version"] == version)
+        assert {suite["code"] for suite in result["suites"]} == {0x0005, 0x000A, 0x0003} and result["server_preference"] is True
+    assert finding_ids(evidence) >= {"tls-weak-cipher", "tls-legacy-version", "tls-no-forward-secrecy"}
+    weak = next(f for f in PROBE.assess(evidence, context_for(port).observation) if f.id == "tls-weak-cipher")
+    assert weak.severity.value == "critical"  # export suites
+    assert any("TLS_RSA_WITH_3DES_EDE_CBC_SHA (0x000a): 64-bit-block" in line for line in weak.evidence)
+
+
+async def test_client_order_server_is_reported_as_following_the_client() -> None:
+    async def answer(hello: bytes) -> bytes:
+        client_version, suites, supported = offered(hello)
+        if supported or client_version != 0x0303:
+            return alert(70)
+        choice = next((suite for suite in suites if suite in (0xC02F, 0xC030)), None)
+        return alert(40) if choice is None else record(22, server_hello(0x0303, choice) + handshake(14, b""))
+
+    async with scripted_server(answer) as port:
+        evidence = await PROBE.run(context_for(port))
+    tls12 = next(v for v in evidence["versions"] if v["version"] == "TLSv1.2")
+    assert {suite["code"] for suite in tls12["suites"]} == {0xC02F, 0xC030} and tls12["server_preference"] is False
+
+
+async def test_compression_accepted_is_recorded_and_a_finding() -> None:
+    async with scripted_server(legacy_server([0xC02F], {0x0303}, compression=1)) as port:
+        evidence = await PROBE.run(context_for(port))
+    assert evidence["compression"] == ["DEFLATE"]
+    assert "tls-compression" in finding_ids(evidence)
+
+
+async def test_port_answering_http_is_not_tls() -> None:
+    async def answer(_: bytes) -> bytes:
+        return b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+
+    async with scripted_server(answer) as port:
+        evidence = await PROBE.run(context_for(port, service="ocpp-s"))
+    assert evidence["tls"] is False and evidence["handshakes"] == 1
+    assert "not a TLS record: content type 0x48" in evidence["notes"][0]
+    assert PROBE.summarise(evidence) is None and finding_ids(evidence) == set()
+
+
+async def test_server_that_never_answers_fails_with_a_timeout_not_a_hang() -> None:
+    async def silent(_: bytes) -> None:
+        await asyncio.sleep(3600)
+
+    async with scripted_server(silent) as port:
+        with pytest.raises(ProbeFailure) as failure:
+            await PROBE.run(context_for(port, limits=FAST))
+    assert failure.value.reason == ErrorReason.TIMEOUT.value
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (b"\x16\x03\x03\x00\x50" + bytes(10), "connection closed inside a record (15 bytes pending)"),
+        (b"\x16\x03\x03\xff\xff", "record length 65535 exceeds"),
+        (record(22, handshake(2, b"\x02\x00" + bytes(38))), "ServerHello version 0x0200 is not SSLv3/TLS"),
+        (record(23, b"application data first"), "OpaqueRecord before any ServerHello"),
+        (record(22, handshake(11, b"\x00\x00\x00")), "handshake message type 11 before the ServerHello"),
+    ],
+)
+async def test_hostile_first_answers_end_as_not_tls_with_the_reason(reply: bytes, reason: str) -> None:
+    async def answer(_: bytes) -> bytes:
+        return reply
+
+    async with scripted_server(answer) as port:
+        evidence = await PROBE.run(context_for(port, limits=FAST))
+    assert evidence["tls"] is False and reason in evidence["notes"][0]
+
+
+async def test_ten_megabytes_of_records_cost_at_most_the_read_limit() -> None:
+    # Given a ServerHello followed by an endless stream of Certificate fragments
+    async def flood(_: bytes) -> bytes:
+        fragment = record(22, b"\x00" * 16000)
+        # a Certificate message claiming 64 KiB: allowed by the codec, cut by the read limit
+        return record(22, server_hello(0x0303, 0xC02F)) + record(22, b"\x0b" + (64 * 1024).to_bytes(3, "big")) + fragment * 650
+
+    async with scripted_server(flood) as port:
+        evidence = await PROBE.run(context_for(port, limits=ProbeLimits(first_byte=0.5, between_chunks=0.3, max_read=64 * 1024)))
+    assert evidence["tls"] is False
+    assert "more than 65536 bytes without completing the server flight" in evidence["notes"][0]
+
+
+async def test_alerts_at_every_step_leave_every_version_refused_with_the_alert() -> None:
+    async def internal_error(_: bytes) -> bytes:
+        return alert(80)
+
+    async with scripted_server(internal_error) as port:
+        evidence = await PROBE.run(context_for(port))
+    assert evidence["tls"] is True and accepted(evidence) == {}
+    assert {version["refusal"] for version in evidence["versions"]} == {"alert internal_error"}
+    assert PROBE.summarise(evidence) == "TLS: no version accepted" and finding_ids(evidence) == set()
+
+
+async def test_alert_right_after_server_hello_still_counts_the_suite_as_accepted() -> None:
+    async def answer(hello: bytes) -> bytes:
+        client_version, suites, supported = offered(hello)
+        if supported or client_version != 0x0303 or 0xC02F not in suites:
+            return alert(70) if supported or client_version != 0x0303 else alert(40)
+        return record(22, server_hello(0x0303, 0xC02F)) + alert(80)
+
+    async with scripted_server(answer) as port:
+        evidence = await PROBE.run(context_for(port))
+    assert accepted(evidence) == {"TLSv1.2": {0xC02F}}
+
+
+async def test_server_answering_with_another_version_refuses_the_offered_one() -> None:
+    # Given a server that answers every hello with a TLS 1.0 ServerHello (it only knows 1.0)
+    async def answer(hello: bytes) -> bytes:
+        _, suites, _ = offered(hello)
+        return record(22, server_hello(0x0301, 0x002F) + handshake(14, b""), 0x0301) if 0x002F in suites else alert(40, 0x0301)
+
+    async with scripted_server(answer) as port:
+        evidence = await PROBE.run(context_for(port))
+    assert accepted(evidence) == {"TLSv1.0": {0x002F}}
+    refusals = {version["version"]: version["refusal"] for version in evidence["versions"] if not version["accepted"]}
+    assert refusals["TLSv1.2"] == refusals["TLSv1.1"] == refusals["SSLv3"] == "negotiated TLSv1.0"
+
+
+async def test_server_choosing_a_suite_never_offered_is_recorded_not_trusted() -> None:
+    async def answer(hello: bytes) -> bytes:
+        client_version, _, supported = offered(hello)
+        if supported or client_version != 0x0303:
+            return alert(70)
+        return record(22, server_hello(0x0303, 0xFEFE) + handshake(14, b""))
+
+    async with scripted_server(answer) as port:
+        evidence = await PROBE.run(context_for(port))
+    tls12 = next(v for v in evidence["versions"] if v["version"] == "TLSv1.2")
+    assert tls12["accepted"] is False and tls12["refusal"] == "chose a suite that was not offered"
+    assert any("0xfefe, which was not offered" in note for note in evidence["notes"])
+
+
+async def test_server_stalling_after_the_first_answers_ends_enumeration_as_incomplete() -> None:
+    answered = 0
+
+    async def answer(hello: bytes) -> bytes | None:
+        nonlocal answered
+        answered += 1
+        if answered > 2:
+            await asyncio.sleep(3600)
+        return alert(40)
+
+    async with scripted_server(answer) as port:
+        evidence = await PROBE.run(context_for(port, limits=FAST))
+    assert evidence["tls"] is True and evidence["complete"] is False
+    assert any("no answer (enumeration of this version stopped)" in note for note in evidence["notes"])
+    assert any("the server stopped answering (2 hellos in a row without a reply)" in note for note in evidence["notes"])
