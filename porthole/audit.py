@@ -141,7 +141,9 @@ def build_report(
     config: Mapping[str, Any],
     targets: TargetSet,
 ) -> Report:
-    hosts = apply_profiles(apply_assessments(outcome.hosts), selection)
+    # Only an audit has probe evidence to judge (and only it pays for importing the probes).
+    hosts = apply_assessments(outcome.hosts) if config.get("fingerprint") else list(outcome.hosts)
+    hosts = apply_profiles(hosts, selection)
     return new_report(
         command=command,
         started_at=started_at,

@@ -83,7 +83,7 @@ def audit_command(
     host_parallelism: HostParallelism = 32,
     retries: Retries = 1,
     initial_timeout: InitialTimeout = 1.0,
-    min_timeout: MinTimeout = 0.1,
+    min_timeout: MinTimeout = 0.05,
     max_timeout: MaxTimeout = 3.0,
     output_format: Format = OutputFormat.TABLE,
     output: Output = None,

@@ -61,6 +61,9 @@ __all__ = ["DiscoveryMode", "NullObserver", "ScanConfig", "ScanOutcome", "Scanne
 
 log = logging.getLogger(__name__)
 
+#: Silent ports needed before "this host drops everything" is believed over packet loss.
+_DROP_EVIDENCE_PORTS = 4
+
 
 class DiscoveryMode(StrEnum):
     #: ARP for on-link IPv4 targets when root, otherwise ICMP/TCP ping
@@ -359,6 +362,14 @@ class Scanner:
         pending = [entry for entry in self.config.ports if entry.ref not in scan.observations]
         silent = await self._pass(scan, pending, attempt_number=1)
         retries = {Protocol.TCP: self.config.tcp_retries, Protocol.UDP: self.config.udp_retries}
+        if self._drops_everything(scan, silent):
+            # The host answered ARP but not one of its port probes: it drops, it does
+            # not lose. If N probes had all been lost by chance we would expect to have
+            # seen some answers; a retry pass would only double the time spent waiting
+            # on a firewall (nmap's retransmission limit adapts the same way).
+            for entry in silent:
+                self._record(scan, entry, Attempt(silent_state(entry.protocol), Reason.TIMEOUT, None, "no probe to this host was answered: retries skipped"), attempts=1)
+            silent = []
         for attempt_number in itertools.count(2):
             exhausted = [entry for entry in silent if retries[entry.protocol] < attempt_number - 1]
             for entry in exhausted:
@@ -370,6 +381,17 @@ class Scanner:
             silent = await self._pass(scan, silent, attempt_number=attempt_number)
         if self.config.fingerprint and self._probes:
             await self._fingerprint(scan)
+
+    @staticmethod
+    def _drops_everything(scan: _HostScan, silent: list[CatalogPort]) -> bool:
+        """ARP says the host is there, yet every port probe of the first pass went unanswered."""
+        liveness = scan.liveness
+        return (
+            liveness is not None
+            and liveness.reason == "arp-response"
+            and scan.first_answer is None
+            and len(silent) >= _DROP_EVIDENCE_PORTS
+        )
 
     async def _pass(self, scan: _HostScan, entries: list[CatalogPort], *, attempt_number: int) -> list[CatalogPort]:
         """Try each port once; return the ones that stayed silent."""

@@ -22,7 +22,7 @@ __all__ = ["TimingPolicy", "RttEstimator"]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimingPolicy:
     initial_timeout: float = 1.0
-    min_timeout: float = 0.1
+    min_timeout: float = 0.05
     max_timeout: float = 3.0
 
     def __post_init__(self) -> None:

@@ -1,0 +1,89 @@
+"""Engine behaviour that needs a real segment: ARP discovery and retries on dropping hosts.
+
+A small site of its own (own name, subnet and state root): one host that answers, one
+whose firewall drops two ports, one that drops everything, and empty addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab import control
+from lab.site import load_site
+
+pytestmark = pytest.mark.lab
+
+PORTHOLE = str(Path(sys.executable).with_name("porthole"))
+
+
+@pytest.fixture(scope="module")
+def engine_site(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("engine-site")
+    name = f"e{os.getpid() % 100000:05d}"
+    path = directory / "site.toml"
+    path.write_text(f"""
+[site]
+name = "{name}"
+subnet = "198.19.60.0/24"
+scanner = "198.19.60.1"
+
+[[controller]]
+name = "open"
+address = "198.19.60.10"
+filtered = ["502/tcp", "8888/tcp"]
+
+[[controller.service]]
+kind = "http"
+ports = [80]
+
+[[controller]]
+name = "dark"
+address = "198.19.60.11"
+host = "filtered"
+""")
+    previous = os.environ.get("PORTHOLE_LAB_STATE")
+    os.environ["PORTHOLE_LAB_STATE"] = str(directory / "state")
+    control.up(path)
+    try:
+        yield load_site(path)
+    finally:
+        control.down(path)
+        if previous is None:
+            os.environ.pop("PORTHOLE_LAB_STATE", None)
+        else:
+            os.environ["PORTHOLE_LAB_STATE"] = previous
+
+
+def scan(site, *args: str) -> dict:
+    completed = subprocess.run([*control.scanner_prefix(site), PORTHOLE, "scan", *args, "--format", "json", "--scope", "198.19.60.0/24"], capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+def test_a_host_that_drops_everything_is_not_retried_but_a_partly_filtered_one_is(engine_site):
+    report = scan(engine_site, "198.19.60.10-11", "--ports", "80,502,8888,22,23,24")
+    hosts = {host["address"]: host for host in report["hosts"]}
+    # The host that answers some ports: its two dropped ports were retried once
+    partly = {p["port"]: p for p in hosts["198.19.60.10"]["ports"]}
+    assert (partly[502]["state"], partly[502]["attempts"]) == ("filtered", 2)
+    assert (partly[8888]["state"], partly[8888]["attempts"]) == ("filtered", 2)
+    assert (partly[80]["state"], partly[22]["state"]) == ("open", "closed")
+    # The host that answers ARP and nothing else: every port filtered after one attempt, and it says why
+    dark = hosts["198.19.60.11"]
+    assert dark["status_reason"] == "arp-response"
+    assert {(p["state"], p["attempts"]) for p in dark["ports"]} == {("filtered", 1)}
+    assert all("retries skipped" in p["detail"] for p in dark["ports"])
+
+
+def test_arp_discovery_reports_absent_addresses_down_without_probing_them(engine_site):
+    report = scan(engine_site, "198.19.60.10-15", "--ports", "80")
+    assert [host["address"] for host in report["hosts"]] == ["198.19.60.10", "198.19.60.11"]
+    assert report["targets"]["down"] == [f"198.19.60.{n}" for n in range(12, 16)]
+    assert report["config"]["discovery"]["arp_requests"] == 6
+    assert report["config"]["discovery"]["arp_replies"] == 2
