@@ -119,7 +119,7 @@ def apply_profiles(hosts: Sequence[HostResult], selection: ProfileSelection) -> 
             role = RoleInference(role=profile.role, method="declared", evidence=(f"profile {profile.ref().id} given on the command line",))
         else:
             assert selection.candidates is not None
-            role = profiles.infer_role(host.ports, selection.candidates)
+            role = profiles.infer_role(host.ports, selection.candidates, clues=_role_clues(host))
             profile = selection.candidates.get(role.role) if role.role else None
         if profile is None or host.status is HostStatus.DOWN:
             assessed.append(replace(host, role=role))
@@ -127,6 +127,15 @@ def apply_profiles(hosts: Sequence[HostResult], selection: ProfileSelection) -> 
         deviations, findings = profiles.diff(host.ports, profile)
         assessed.append(replace(host, role=role, profile=profile.ref(), deviations=tuple(deviations), findings=(*host.findings, *findings)))
     return assessed
+
+
+def _role_clues(host: HostResult) -> list[profiles.RoleClue]:
+    """Evidence beyond the master ports: the forwarders' certificates (audits only)."""
+    if not any("tls" in observation.evidence for observation in host.ports):
+        return []
+    from porthole.services.tls.role import forwarder_certificate_clues
+
+    return forwarder_certificate_clues(host.ports)
 
 
 def build_report(

@@ -97,6 +97,9 @@ def test_roles_are_inferred_from_the_master_ports_and_say_so(site_audit):
     slave = host_of(report, str(site.controller("slave").address))
     assert any("1600" in line and "open" in line for line in master["role"]["evidence"])
     assert any("1600" in line for line in slave["role"]["evidence"])
+    # And the forwarders' certificates agree: 444 reaches the master itself, 445 the slave itself
+    assert any(line.startswith("444/tcp presents the certificate of 443/tcp") for line in master["role"]["evidence"])
+    assert any(line.startswith("445/tcp presents the certificate of 443/tcp") for line in slave["role"]["evidence"])
 
 
 def test_the_misconfigured_unit_shows_every_deviation(site_audit):
