@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-unit test-lab venv lab-up lab-down lab-status bench schema clean
+.PHONY: demo test test-unit test-lab venv lab-up lab-down lab-status bench schema docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ lab-status: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.sweep
+
+## make docs: regenerate docs/findings.md from porthole/catalog/findings.toml
+docs: $(STAMP)
+	$(PY) -m porthole.findings > docs/findings.md
 
 ## make schema: check that the committed JSON Schema matches the report model
 schema: $(STAMP)

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from porthole.errors import CatalogError
 from porthole.model import Finding, Protocol, Severity
 
-__all__ = ["FindingSpec", "finding_table", "finding"]
+__all__ = ["FindingSpec", "finding_table", "finding", "render_markdown"]
 
 _KEYS = {"severity", "title", "setting", "recommendation"}
 
@@ -71,3 +71,29 @@ def finding(
         evidence=tuple(evidence),
         source=source or f"porthole/catalog/findings.toml#{finding_id}",
     )
+
+
+def render_markdown() -> str:
+    """docs/findings.md: the table every finding id is documented in (``make docs``)."""
+    order = {severity: rank for rank, severity in enumerate(reversed(list(Severity)))}
+    lines = [
+        "# Findings",
+        "",
+        "Every finding id porthole can raise, generated from `porthole/catalog/findings.toml`",
+        "by `make docs` (a test fails when this page and the table disagree). Ids are stable.",
+        "A probe may sharpen the severity of one finding where its evidence says more (the",
+        "finding's detail then says why).",
+        "",
+        "| id | severity | title | setting that fixes it | recommendation |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in sorted(finding_table().values(), key=lambda spec: (spec.id.split("-")[0], order[spec.severity], spec.id)):
+        cells = [f"`{spec.id}`", spec.severity.value, spec.title, spec.setting, spec.recommendation]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(render_markdown())
