@@ -19,9 +19,9 @@ import errno
 import socket
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Callable
+from typing import Awaitable, Callable
 
-__all__ = ["DatagramResult", "DatagramOutcome", "datagram_probe", "MAX_DATAGRAM"]
+__all__ = ["DatagramResult", "DatagramOutcome", "datagram_probe", "datagram_retrying", "MAX_DATAGRAM"]
 
 MAX_DATAGRAM = 65535
 _UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES, errno.EPERM}
@@ -92,5 +92,55 @@ async def datagram_probe(address: str, port: int, payload: bytes, *, accept: Cal
         if exc.errno in _UNREACHABLE:
             return DatagramOutcome(DatagramResult.UNREACHABLE, loop.time() - started, detail=exc.strerror)
         return DatagramOutcome(DatagramResult.ERROR, loop.time() - started, detail=f"{exc.strerror or exc} (errno {exc.errno})")
+    finally:
+        transport.close()
+
+
+async def datagram_retrying(
+    address: str,
+    port: int,
+    payload: bytes,
+    *,
+    tries: int,
+    interval: float,
+    before_send: Callable[[], Awaitable[None]] | None = None,
+    accept: Callable[[bytes], bool] = lambda _: True,
+) -> tuple[DatagramOutcome | None, int]:
+    """Send ``payload`` up to ``tries`` times, ``interval`` apart, on ONE socket.
+
+    Returns ``(outcome, tries used)``; ``outcome`` is ``None`` when every try went
+    unanswered. Because the socket stays open, a late answer to an earlier try still
+    counts (a loaded device or path does not turn a reply into silence).
+    """
+    loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    try:
+        sock.connect((address, port))
+        transport, protocol = await loop.create_datagram_endpoint(lambda: _FirstAnswer(accept), sock=sock)
+    except OSError as exc:
+        sock.close()
+        return DatagramOutcome(DatagramResult.ERROR, 0.0, detail=f"{exc.strerror or exc}"), 0
+    started = loop.time()
+    try:
+        for attempt in range(1, tries + 1):
+            if before_send is not None:
+                await before_send()
+            if attempt == 1:
+                started = loop.time()
+            try:
+                sock.send(payload)
+                async with asyncio.timeout(interval):
+                    reply = await asyncio.shield(protocol.answer)
+                return DatagramOutcome(DatagramResult.REPLY, loop.time() - started, reply), attempt
+            except TimeoutError:
+                continue
+            except ConnectionRefusedError:
+                return DatagramOutcome(DatagramResult.PORT_UNREACHABLE, loop.time() - started), attempt
+            except OSError as exc:
+                result = DatagramResult.UNREACHABLE if exc.errno in _UNREACHABLE else DatagramResult.ERROR
+                return DatagramOutcome(result, loop.time() - started, detail=exc.strerror), attempt
+        return None, tries
     finally:
         transport.close()

@@ -46,6 +46,24 @@ class RunningSite:
         return subprocess.run([*control.scanner_prefix(self.site), sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False)
 
 
+@dataclass(frozen=True)
+class UnitAudit:
+    """One ``porthole audit`` of the master, slave and misconf units (run once per session)."""
+
+    code: int
+    report: dict
+    #: controller name -> that host's entry of the report
+    hosts: dict
+
+
+@pytest.fixture(scope="session")
+def unit_audit(demo_site: "RunningSite") -> UnitAudit:
+    addresses = {name: str(demo_site.controller(name).address) for name in ("master", "slave", "misconf")}
+    code, report = demo_site.audit_json(*addresses.values())
+    hosts = {name: next(h for h in report["hosts"] if h["address"] == address) for name, address in addresses.items()}
+    return UnitAudit(code, report, hosts)
+
+
 @pytest.fixture(scope="session")
 def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSite]:
     directory = tmp_path_factory.mktemp("site")

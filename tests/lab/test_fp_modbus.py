@@ -24,11 +24,9 @@ pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
-def modbus_audit(demo_site):
-    addresses = {name: str(demo_site.controller(name).address) for name in ("master", "slave", "misconf")}
-    _, report = demo_site.audit_json(*addresses.values())
-    hosts = {name: next(h for h in report["hosts"] if h["address"] == address) for name, address in addresses.items()}
-    return demo_site, hosts
+def modbus_audit(demo_site, unit_audit):
+    """The session's one audit of master, slave and misconf (tests/lab/conftest.py)."""
+    return demo_site, unit_audit.hosts
 
 
 def port(host: dict, number: int) -> dict:

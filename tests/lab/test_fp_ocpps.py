@@ -11,10 +11,9 @@ pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
-def ocpps_audit(demo_site):
-    addresses = {name: str(demo_site.controller(name).address) for name in ("master", "slave", "misconf")}
-    _, report = demo_site.audit_json(*addresses.values())
-    return {name: next(h for h in report["hosts"] if h["address"] == address) for name, address in addresses.items()}
+def ocpps_audit(unit_audit):
+    """The session's one audit of master, slave and misconf (tests/lab/conftest.py)."""
+    return unit_audit.hosts
 
 
 def port(host: dict, number: int) -> dict:

@@ -14,11 +14,9 @@ pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
-def iso15118_audit(demo_site):
-    addresses = {name: str(demo_site.controller(name).address) for name in ("master", "slave", "misconf")}
-    _, report = demo_site.audit_json(*addresses.values())
-    hosts = {name: next(h for h in report["hosts"] if h["address"] == address) for name, address in addresses.items()}
-    return hosts
+def iso15118_audit(unit_audit):
+    """The session's one audit of master, slave and misconf (tests/lab/conftest.py)."""
+    return unit_audit.hosts
 
 
 def port(host: dict, number: int, protocol: str) -> dict:

@@ -22,11 +22,9 @@ LAB_SERVER = "Linux/5.10 UPnP/1.0 ChargeController-SEMP/1.0"
 
 
 @pytest.fixture(scope="module")
-def semp_audit(demo_site):
-    addresses = {name: str(demo_site.controller(name).address) for name in ("master", "slave", "misconf")}
-    code, report = demo_site.audit_json(*addresses.values())
-    hosts = {name: next(h for h in report["hosts"] if h["address"] == address) for name, address in addresses.items()}
-    return demo_site, hosts
+def semp_audit(demo_site, unit_audit):
+    """The session's one audit of master, slave and misconf (tests/lab/conftest.py)."""
+    return demo_site, unit_audit.hosts
 
 
 def port(host: dict, protocol: str, number: int) -> dict:

@@ -21,11 +21,9 @@ SSH_FINDINGS = {"ssh-open", "ssh-weak-algorithm", "ssh-password-auth", "ssh-auth
 
 
 @pytest.fixture(scope="module")
-def ssh_audit(demo_site):
-    addresses = {name: str(demo_site.controller(name).address) for name in ("master", "slave", "misconf")}
-    _, report = demo_site.audit_json(*addresses.values())
-    hosts = {name: next(h for h in report["hosts"] if h["address"] == address) for name, address in addresses.items()}
-    return demo_site, hosts
+def ssh_audit(demo_site, unit_audit):
+    """The session's one audit of master, slave and misconf (tests/lab/conftest.py)."""
+    return demo_site, unit_audit.hosts
 
 
 def port(host: dict, number: int) -> dict:

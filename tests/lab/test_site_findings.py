@@ -30,10 +30,8 @@ MISCONF_FINDINGS = {
 
 
 @pytest.fixture(scope="module")
-def full_audit(demo_site):
-    addresses = [str(demo_site.controller(name).address) for name in ("master", "slave", "misconf")]
-    code, report = demo_site.audit_json(*addresses)
-    return demo_site, code, {host["address"]: host for host in report["hosts"]}
+def full_audit(demo_site, unit_audit):
+    return demo_site, unit_audit.code, {host["address"]: host for host in unit_audit.report["hosts"]}
 
 
 def test_the_misconfigured_unit_raises_exactly_its_findings_each_with_evidence(full_audit):

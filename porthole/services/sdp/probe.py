@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from porthole.codecs import CodecError, v2gtp
 from porthole.errors import ErrorReason
 from porthole.model import Finding, PortObservation, PortState, Protocol
-from porthole.net.udp import DatagramResult, datagram_probe
+from porthole.net.udp import DatagramResult, datagram_retrying
 from porthole.jsonable import to_jsonable
 from porthole.services.base import ProbeContext, ProbeFailure
 from porthole.services.sdp import assess
@@ -51,20 +51,17 @@ class SdpProbe:
 
     async def gather(self, context: ProbeContext) -> SdpEvidence:
         request = v2gtp.build_sdp_request(v2gtp.SECURITY_NO_TLS, v2gtp.TRANSPORT_TCP)
-        for attempt in range(1, MAX_TRIES + 1):
-            await context.pace()
-            try:
-                outcome = await context.wait(datagram_probe(context.address, context.port, request), TRY_WAIT_SECONDS)
-            except TimeoutError:
-                continue
-            match outcome.result:
-                case DatagramResult.REPLY:
-                    return evidence_from_reply(outcome.reply, attempts=attempt)
-                case DatagramResult.PORT_UNREACHABLE:
-                    raise ProbeFailure(ErrorReason.CONNECTION_REFUSED, "ICMP port unreachable: no SDP responder on this port")
-                case _:
-                    raise ProbeFailure(ErrorReason.CONNECTION_REFUSED, f"SDP request could not be delivered: {outcome.detail or outcome.result.value}")
-        raise ProbeFailure(ErrorReason.TIMEOUT, f"no SDP response to {MAX_TRIES} requests {TRY_WAIT_SECONDS * 1000:.0f} ms apart (SECCs often answer on the PLC link only)")
+        # One socket for every try: a late answer to the first request still counts.
+        outcome, attempt = await datagram_retrying(context.address, context.port, request, tries=MAX_TRIES, interval=TRY_WAIT_SECONDS, before_send=context.pace)
+        if outcome is None:
+            raise ProbeFailure(ErrorReason.TIMEOUT, f"no SDP response to {MAX_TRIES} requests {TRY_WAIT_SECONDS * 1000:.0f} ms apart (SECCs often answer on the PLC link only)")
+        match outcome.result:
+            case DatagramResult.REPLY:
+                return evidence_from_reply(outcome.reply, attempts=attempt)
+            case DatagramResult.PORT_UNREACHABLE:
+                raise ProbeFailure(ErrorReason.CONNECTION_REFUSED, "ICMP port unreachable: no SDP responder on this port")
+            case _:
+                raise ProbeFailure(ErrorReason.CONNECTION_REFUSED, f"SDP request could not be delivered: {outcome.detail or outcome.result.value}")
 
     def assess(self, evidence: dict[str, Any], observation: PortObservation) -> list[Finding]:
         return assess.assess_sdp(evidence, observation)
