@@ -41,6 +41,16 @@ lab-status: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.sweep
 
+## make bench-audit: porthole audit vs nmap -sV with NSE scripts on the default lab site (root)
+bench-audit: $(STAMP)
+	@command -v nmap >/dev/null || { echo "bench-audit needs nmap: apt-get install nmap"; exit 2; }
+	$(PY) -m bench.audit
+
+## make bench-tls: porthole's TLS enumeration vs sslyze (own venv bench/.venv-peers) and testssl.sh (root)
+bench-tls: $(STAMP)
+	@command -v testssl >/dev/null || command -v testssl.sh >/dev/null || { echo "bench-tls needs testssl.sh: apt-get install testssl.sh"; exit 2; }
+	$(PY) -m bench.tls
+
 ## make docs: regenerate docs/findings.md from porthole/catalog/findings.toml
 docs: $(STAMP)
 	$(PY) -m porthole.findings > docs/findings.md

@@ -19,8 +19,11 @@ from typing import Annotated, Optional
 import typer
 
 from porthole import __version__
+from porthole.cli import firewall as firewall_commands
 from porthole.cli import lab as lab_commands
+from porthole.cli import history as history_commands
 from porthole.cli import profile as profile_commands
+from porthole.cli.ocpp import ocpp_command
 from porthole.cli.scan import audit_command, scan_command
 
 __all__ = ["app", "main"]
@@ -53,6 +56,11 @@ app.command("scan", help="Probe the catalogue ports (no fingerprints, no profile
 app.command("audit", help="Probe, fingerprint and diff each controller against its role profile.")(audit_command)
 app.add_typer(profile_commands.app, name="profile")
 app.add_typer(lab_commands.app, name="lab")
+app.command("ocpp", help="Audit the OCPP-J link to a CSMS: scheme, TLS, subprotocols, security profile, duplicate identity.")(ocpp_command)
+app.command("history", help="List the sweeps in the store (--store); --migrate upgrades an old store.")(history_commands.history_command)
+app.command("drift", help="What changed between two stored sweeps (default: the last two).")(history_commands.drift_command)
+app.command("watch", help="Sweep on a schedule (--every 1h) or --once; store, compare, notify a webhook on drift.")(history_commands.watch_command)
+app.command("firewall", help="Render firewall rules (nftables, iptables, Cisco ACL) from a role profile and an optional report.")(firewall_commands.firewall_command)
 
 
 def main() -> None:

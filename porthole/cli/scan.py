@@ -24,6 +24,7 @@ from porthole.catalog import select_ports
 from porthole.cli._common import errors_as_exit_codes, fail
 from porthole.engine import DiscoveryMode, ScanConfig, Scanner, TimingPolicy
 from porthole.errors import UsageError
+from porthole.history.store import open_store
 from porthole.model import Report, Severity
 from porthole.report.exit_codes import ExitCode, exit_code_for
 from porthole.report.output import render, render_to_string, write_atomic
@@ -37,9 +38,15 @@ __all__ = ["scan_command", "audit_command"]
 class OutputFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
+    SARIF = "sarif"
+    JUNIT = "junit"
+    CSV = "csv"
+    MARKDOWN = "markdown"
+    HTML = "html"
+    NMAP_XML = "nmap-xml"
 
 
-Targets = Annotated[list[str], typer.Argument(help="Addresses, host names, CIDRs (198.18.0.0/24), ranges (198.18.0.10-20) or @file lists.", show_default=False)]
+Targets = Annotated[Optional[list[str]], typer.Argument(help="Addresses, host names, CIDRs (198.18.0.0/24), ranges (198.18.0.10-20) or @file lists.", show_default=False)]
 Exclude = Annotated[Optional[list[str]], typer.Option("--exclude", "-x", help="Leave out these addresses, CIDRs, ranges or @file (repeatable).")]
 Scope = Annotated[Optional[list[str]], typer.Option("--scope", help="Refuse any target outside these CIDRs or @scope-file (repeatable).")]
 AllowPublic = Annotated[bool, typer.Option("--allow-public", help="Allow globally routable (public) addresses; refused by default.")]
@@ -63,10 +70,11 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show closed port
 FailOn = Annotated[Severity, typer.Option("--fail-on", help="Exit 1 when a finding has at least this severity.")]
 Role = Annotated[str, typer.Option("--role", help="Role profile to diff against: auto (infer per host), master, slave or a profile name.")]
 Profile = Annotated[Optional[str], typer.Option("--profile", help="A profile file to diff every host against (overrides --role).")]
+FromNmap = Annotated[Optional[Path], typer.Option("--from-nmap", help="Diff this nmap XML scan (nmap -oX) against the role profile instead of scanning.", dir_okay=False)]
 
 
 def audit_command(
-    targets: Targets,
+    targets: Targets = None,
     role: Role = "auto",
     profile: Profile = None,
     exclude: Exclude = None,
@@ -90,8 +98,11 @@ def audit_command(
     quiet: Quiet = False,
     verbose: Verbose = False,
     fail_on: FailOn = Severity.HIGH,
+    store: Annotated[Optional[str], typer.Option("--store", help="Also store the report in this sweep store (SQLite file) for `porthole history` and `drift`.")] = None,
+    from_nmap: FromNmap = None,
 ) -> None:
     _run(command="audit", fingerprint=True, **locals())
+
 
 
 def scan_command(**options: Any) -> None:
@@ -100,7 +111,7 @@ def scan_command(**options: Any) -> None:
 
 # `scan` takes every option of `audit` except the profile ones. Declared once: typer
 # reads the signature, so the two commands cannot drift apart.
-_AUDIT_ONLY = ("role", "profile")
+_AUDIT_ONLY = ("role", "profile", "store", "from_nmap")
 _audit_signature = inspect.signature(audit_command, eval_str=True)
 scan_command.__signature__ = _audit_signature.replace(  # type: ignore[attr-defined]
     parameters=[parameter for parameter in _audit_signature.parameters.values() if parameter.name not in _AUDIT_ONLY]
@@ -135,6 +146,8 @@ def _run(
     quiet: bool,
     verbose: bool,
     fail_on: Severity,
+    store: str | None = None,
+    from_nmap: Path | None = None,
 ) -> None:
     if quiet and verbose:
         fail("--quiet and --verbose cannot be used together", ExitCode.USAGE)
@@ -143,6 +156,12 @@ def _run(
     with errors_as_exit_codes():
         if not min_timeout <= initial_timeout <= max_timeout:
             raise UsageError(f"timeouts must satisfy --min-timeout ({min_timeout:g}) <= --initial-timeout ({initial_timeout:g}) <= --max-timeout ({max_timeout:g})")
+        if from_nmap is not None:
+            if targets:
+                raise UsageError("give either targets to scan or --from-nmap FILE to import, not both")
+            _import_nmap(from_nmap, role=role, profile=profile, output_format=output_format, output=output, quiet=quiet, verbose=verbose, fail_on=fail_on)
+        if not targets:
+            raise UsageError("no targets given; name at least one address, CIDR, range or @file")
         target_set = parse_targets(targets, exclude=exclude or (), scope=scope or (), allow_public=allow_public, max_addresses=max_hosts)
         selection = ProfileSelection.from_options(role=role, profile=profile)
         config = ScanConfig(
@@ -162,9 +181,33 @@ def _run(
             raise UsageError(f"--output {output}: directory {output.parent} does not exist")
         terminal = Console(stderr=False, highlight=False, soft_wrap=False)
         progress = RichProgressObserver(Console(stderr=True), quiet=quiet)
+        # opened before the first packet: a wrong or old-schema store is exit 2, not a lost audit
+        sweep_store = open_store(store) if store is not None else None
         report = asyncio.run(_scan(command, config, selection, target_set, progress))
-        _emit(report, output_format=output_format, output=output, quiet=quiet, verbose=verbose, console=terminal)
+        if sweep_store is not None:
+            with sweep_store:
+                sweep_store.record_report(report)
+        _emit(report, output_format=output_format, output=output, quiet=quiet, verbose=verbose, console=terminal, fail_on=fail_on, profiles=_profiles_of(selection))
     raise typer.Exit(int(exit_code_for(report, fail_on)))
+
+
+def _import_nmap(path: Path, *, role: str | None, profile: str | None, output_format: OutputFormat, output: Path | None, quiet: bool, verbose: bool, fail_on: Severity) -> None:
+    """``audit --from-nmap``: no packets; nmap's port states diffed against the profile."""
+    from porthole.report.nmap_import import read_nmap_xml, report_from_nmap
+
+    selection = ProfileSelection.from_options(role=role, profile=profile)
+    scan = read_nmap_xml(path)
+    command = shlex.join(["porthole", *sys.argv[1:]]) if sys.argv else "audit"
+    report = report_from_nmap(scan, selection=selection, command=command, origin=str(path))
+    terminal = Console(stderr=False, highlight=False, soft_wrap=False)
+    _emit(report, output_format=output_format, output=output, quiet=quiet, verbose=verbose, console=terminal, fail_on=fail_on, profiles=_profiles_of(selection))
+    raise typer.Exit(int(exit_code_for(report, fail_on)))
+
+
+def _profiles_of(selection: ProfileSelection) -> dict[str, Any]:
+    """The loaded profiles by the path reports show, for the document formats."""
+    loaded = [selection.fixed] if selection.fixed is not None else list((selection.candidates or {}).values())
+    return {profile.display_path: profile for profile in loaded}
 
 
 async def _scan(command: str, config: ScanConfig, selection: ProfileSelection, targets: TargetSet, observer: RichProgressObserver) -> Report:
@@ -209,18 +252,28 @@ def _describe_config(config: ScanConfig) -> dict[str, Any]:
     }
 
 
-def _emit(report: Report, *, output_format: OutputFormat, output: Path | None, quiet: bool, verbose: bool, console: Console) -> None:
+def _emit(
+    report: Report,
+    *,
+    output_format: OutputFormat,
+    output: Path | None,
+    quiet: bool,
+    verbose: bool,
+    console: Console,
+    fail_on: Severity = Severity.HIGH,
+    profiles: dict[str, Any] | None = None,
+) -> None:
     """stdout gets the report in --format unless it went to --output; the table is shown
-    on the terminal beside a JSON file unless --quiet."""
+    on the terminal beside a JSON (or other document) file unless --quiet."""
     if output is not None:
-        text = dumps_report(report) if output_format is OutputFormat.JSON else render_to_string(report, "table", verbose=verbose)
+        text = render_to_string(report, output_format.value, verbose=verbose, fail_on=fail_on, profiles=profiles)  # type: ignore[arg-type]
         write_atomic(output, text)
         if not quiet:
             render(report, "table", console, verbose=verbose)
             console.print(f"report written to {output}")
         return
-    if output_format is OutputFormat.JSON:
-        sys.stdout.write(dumps_report(report))
+    if output_format is not OutputFormat.TABLE:
+        sys.stdout.write(render_to_string(report, output_format.value, fail_on=fail_on, profiles=profiles))  # type: ignore[arg-type]
         sys.stdout.flush()
     elif not quiet:
         render(report, "table", console, verbose=verbose)

@@ -4,6 +4,8 @@
   JSON goes out raw (no wrapping, no highlighting) so ``porthole scan --format json |
   jq`` always receives valid JSON, whatever the terminal width.
 * ``render_to_string`` is the same for ``--output FILE``: no colour, fixed width.
+* ``render_document``: SARIF, JUnit XML, CSV, Markdown, HTML and nmap XML (the
+  renderers in this package, docs/outputs.md), always written raw.
 * ``write_atomic`` replaces a file so that a reader never sees half a report and a
   failed write leaves any previous report untouched: write a temporary file in the
   same directory, fsync it, ``os.replace`` it over the target, fsync the directory.
@@ -19,27 +21,45 @@ import contextlib
 import io
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 
 from porthole.errors import UsageError
-from porthole.model import Report
+from porthole.model import Report, Severity
 from porthole.report.encode import dumps_report
+from porthole.report.exit_codes import DEFAULT_FAIL_ON
 from porthole.report.table import render_report
 
-__all__ = ["Format", "render", "render_to_string", "write_atomic"]
+if TYPE_CHECKING:
+    from porthole.profiles import Profile
 
-Format = Literal["table", "json"]
+__all__ = ["Format", "DOCUMENT_FORMATS", "render", "render_to_string", "render_document", "write_atomic"]
+
+Format = Literal["table", "json", "sarif", "junit", "csv", "markdown", "html", "nmap-xml"]
+
+#: formats that are documents for other tools: written raw, never through rich
+DOCUMENT_FORMATS = frozenset({"sarif", "junit", "csv", "markdown", "html", "nmap-xml"})
 
 #: width of table reports written to files: fits a review diff, not a tiny terminal
 FILE_WIDTH = 100
 
 
-def render(report: Report, fmt: Format, console: Console, *, verbose: bool = False) -> None:
+def render(
+    report: Report,
+    fmt: Format,
+    console: Console,
+    *,
+    verbose: bool = False,
+    fail_on: Severity = DEFAULT_FAIL_ON,
+    profiles: Mapping[str, Profile] | None = None,
+) -> None:
     """Write ``report`` to ``console`` in the requested format."""
-    if fmt == "json":
+    if fmt in DOCUMENT_FORMATS:
+        console.out(render_document(report, fmt, fail_on=fail_on, profiles=profiles), highlight=False, end="")
+    elif fmt == "json":
         # console.out: no markup, no wrapping, no highlighting; JSON must stay JSON.
         console.out(dumps_report(report), highlight=False, end="")
     elif fmt == "table":
@@ -48,14 +68,58 @@ def render(report: Report, fmt: Format, console: Console, *, verbose: bool = Fal
         raise UsageError(f"unknown report format {fmt!r}; use 'table' or 'json'")
 
 
-def render_to_string(report: Report, fmt: Format, *, verbose: bool = False, width: int = FILE_WIDTH) -> str:
-    """The report as text for a file: plain (no ANSI colour), ``width`` columns for tables."""
+def render_to_string(
+    report: Report,
+    fmt: Format,
+    *,
+    verbose: bool = False,
+    width: int = FILE_WIDTH,
+    fail_on: Severity = DEFAULT_FAIL_ON,
+    profiles: Mapping[str, Profile] | None = None,
+) -> str:
+    """The report as text for a file: plain (no ANSI colour), ``width`` columns for tables.
+
+    ``fail_on`` decides JUnit failures; ``profiles`` (keyed by the path reports show)
+    lets the document formats show every expectation and anchor SARIF results."""
     if fmt == "json":
         return dumps_report(report)
+    if fmt in DOCUMENT_FORMATS:
+        return render_document(report, fmt, fail_on=fail_on, profiles=profiles)
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False, highlight=False)
     render(report, fmt, console, verbose=verbose)
     return buffer.getvalue()
+
+
+def render_document(
+    report: Report, fmt: Format, *, fail_on: Severity = DEFAULT_FAIL_ON, profiles: Mapping[str, Profile] | None = None
+) -> str:
+    """The report in one of ``DOCUMENT_FORMATS`` (renderers imported on demand)."""
+    if fmt == "sarif":
+        from porthole.report.sarif import render_sarif
+
+        return render_sarif(report, profiles=profiles)
+    if fmt == "junit":
+        from porthole.report.junit import render_junit
+
+        return render_junit(report, fail_on=fail_on, profiles=profiles)
+    if fmt == "csv":
+        from porthole.report.csv_out import render_csv
+
+        return render_csv(report, profiles=profiles)
+    if fmt == "markdown":
+        from porthole.report.markdown import render_markdown
+
+        return render_markdown(report, profiles=profiles)
+    if fmt == "html":
+        from porthole.report.markdown import render_html
+
+        return render_html(report, profiles=profiles)
+    if fmt == "nmap-xml":
+        from porthole.report.nmap_xml import render_nmap_xml
+
+        return render_nmap_xml(report)
+    raise UsageError(f"unknown report format {fmt!r}; use one of table, json, {', '.join(sorted(DOCUMENT_FORMATS))}")
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -1,0 +1,1 @@
+"""Sweep history: the store, drift between sweeps, scheduled sweeps, webhooks and metrics."""
