@@ -1,6 +1,6 @@
 """Audit benchmark: ``porthole audit`` against ``nmap -sV`` with NSE scripts, in one run.
 
-    python -m bench.audit [--no-capture]                    (root; make bench-audit)
+    python -m bench.audit [--no-capture] [--controller NAME ...] [--time-limit S]   (root; make bench-audit)
 
     lab/site.toml renamed "bnau" ──▶ fresh site ──▶ porthole audit 198.18.0.0/24 ──▶ down
                                  ──▶ fresh site ──▶ nmap -sS -sU -sV --script ... ──▶ down
@@ -45,7 +45,7 @@ from typing import Any
 from defusedxml import ElementTree
 
 from bench._common import bench_copy_of_site, running_site, say
-from bench.sweep import RESULTS_DIRECTORY, Comparison, _Capture, catalogue_ports, flush_neighbour_caches, machine_info, run_measured, summarise_traffic
+from bench.sweep import RESULTS_DIRECTORY, RUN_TIME_LIMIT_SECONDS, Comparison, _Capture, catalogue_ports, flush_neighbour_caches, machine_info, run_measured, summarise_traffic
 from lab import control
 from lab.site import Site, expected_port_states
 from porthole.model import PortRef, Protocol
@@ -192,11 +192,13 @@ def score(condition: Condition, ports: Ports, site: Site, *, tool: str) -> Condi
     )
 
 
-def expected_open(site: Site) -> list[tuple[str, str, str]]:
-    """(controller, address, "port/protocol") of every catalogue port the site serves."""
+def expected_open(site: Site, controllers: Sequence[str] = ()) -> list[tuple[str, str, str]]:
+    """(controller, address, "port/protocol") of every catalogue port the site (or the named controllers) serves."""
     refs = [PortRef(protocol, number) for protocol in (Protocol.TCP, Protocol.UDP) for number in catalogue_ports(protocol)]
     rows = []
     for controller in site.controllers:
+        if controllers and controller.name not in controllers:
+            continue
         for (protocol, number), state in expected_port_states(controller, refs).items():
             if state.value == "open":
                 rows.append((controller.name, str(controller.address), f"{number}/{protocol.value}"))
@@ -223,7 +225,7 @@ class ToolRun:
     fragile: dict[str, Any] | None
 
 
-def run_tool(tool: str, argv_for: Callable[[Site, Path], list[str]], *, site_path: Path, work: Path, capture: bool) -> tuple[ToolRun, Ports | None, Site]:
+def run_tool(tool: str, argv_for: Callable[[Site, Path], list[str]], *, site_path: Path, work: Path, capture: bool, time_limit: float) -> tuple[ToolRun, Ports | None, Site]:
     output = work / f"{tool}.{'json' if tool == 'porthole' else 'xml'}"
     with running_site(site_path) as (site, state):
         flush_neighbour_caches(state)
@@ -232,7 +234,7 @@ def run_tool(tool: str, argv_for: Callable[[Site, Path], list[str]], *, site_pat
         if recorder is not None:
             recorder.start()
         try:
-            finished = run_measured([*control.scanner_prefix(site), *argv], stdout=work / f"{tool}.stdout", stderr=work / f"{tool}.stderr")
+            finished = run_measured([*control.scanner_prefix(site), *argv], stdout=work / f"{tool}.stdout", stderr=work / f"{tool}.stderr", time_limit=time_limit)
         finally:
             frames = recorder.stop() if recorder is not None else None
         fragile_file = control.state_root() / site.name / "fragile" / "fragile.json"
@@ -241,6 +243,7 @@ def run_tool(tool: str, argv_for: Callable[[Site, Path], list[str]], *, site_pat
     udp = summarise_traffic(frames, site, spawned_ns=finished.spawned_ns, comparison=Comparison.UDP) if frames is not None else None
     ports: Ports | None = None
     reported: float | None = None
+    # a killed nmap leaves a truncated XML file: no report, rather than a partial one read as complete
     if output.exists() and finished.exit_status in (0, 1):
         if tool == "porthole":
             ports = parse_porthole(output)
@@ -265,22 +268,26 @@ def run_tool(tool: str, argv_for: Callable[[Site, Path], list[str]], *, site_pat
     return run, ports, site
 
 
-def porthole_argv(executable: str) -> Callable[[Site, Path], list[str]]:
+def targets_of(site: Site, controllers: Sequence[str]) -> list[str]:
+    """The whole subnet, or the addresses of the named controllers."""
+    return [str(site.controller(name).address) for name in controllers] if controllers else [str(site.subnet)]
+
+
+def porthole_argv(executable: str, controllers: Sequence[str]) -> Callable[[Site, Path], list[str]]:
     def argv(site: Site, output: Path) -> list[str]:
-        subnet = str(site.subnet)
-        return [executable, "audit", subnet, "--scope", subnet, "--format", "json", "--output", str(output), "--quiet"]
+        return [executable, "audit", *targets_of(site, controllers), "--scope", str(site.subnet), "--format", "json", "--output", str(output), "--quiet"]
 
     return argv
 
 
-def nmap_argv(executable: str) -> Callable[[Site, Path], list[str]]:
+def nmap_argv(executable: str, controllers: Sequence[str]) -> Callable[[Site, Path], list[str]]:
     tcp = ",".join(str(n) for n in catalogue_ports(Protocol.TCP))
     udp = ",".join(str(n) for n in catalogue_ports(Protocol.UDP))
 
     def argv(site: Site, output: Path) -> list[str]:
         # -T4 as in bench.sweep's baseline (nmap's own faster timing); -sS + -sU for the
         # UDP services the scripts need (dns-recursion, upnp-info); -n: no resolver here.
-        return [executable, "-n", "-sS", "-sU", "-sV", "-T4", "--script", NMAP_SCRIPTS, "-p", f"T:{tcp},U:{udp}", str(site.subnet), "-oX", str(output)]
+        return [executable, "-n", "-sS", "-sU", "-sV", "-T4", "--script", NMAP_SCRIPTS, "-p", f"T:{tcp},U:{udp}", *targets_of(site, controllers), "-oX", str(output)]
 
     return argv
 
@@ -295,18 +302,22 @@ def summary_table(runs: Sequence[ToolRun], baseline: ToolRun) -> str:
     ]
     for run in runs:
         fragile = run.fragile or {}
+        # a run killed at the time limit took at least that long: its ratio is a bound
+        bound = ">" if run.exit_status == -9 else ""
+        killed = " (killed at the time limit)" if bound else ""
         fragile_text = f"{fragile.get('max_concurrent_seen', '-')} / {fragile.get('max_rate_seen', '-')}, {fragile.get('trips', '-')}" if fragile else "-"
         lines.append(
-            f"| {run.tool} | {run.wall_s:.1f} | {_number(run.reported_s)} | {run.wall_s / baseline.wall_s:.3f}x | {run.peak_rss_kb / 1024:.1f} "
+            f"| {run.tool}{killed} | {bound}{run.wall_s:.1f} | {_number(run.reported_s)} | {run.wall_s / baseline.wall_s:.3f}x | {run.peak_rss_kb / 1024:.1f} "
             f"| {_number(run.peak_new_per_second)} | {_number(run.peak_concurrent)} | {fragile_text} |"
         )
     return "\n".join(lines)
 
 
-def conditions_table(scores: Mapping[str, Sequence[ConditionScore]]) -> str:
+def conditions_table(scores: Mapping[str, Sequence[ConditionScore]], reported: Mapping[str, bool]) -> str:
     lines = ["| condition (expected on) | porthole | nmap -sV + scripts |", "|---|---|---|"]
     for porthole_score, nmap_score in zip(scores["porthole"], scores["nmap"], strict=True):
-        lines.append(f"| {porthole_score.condition} ({', '.join(porthole_score.expected_on)}) | {_score_text(porthole_score)} | {_score_text(nmap_score)} |")
+        cells = [_score_text(score) if reported[tool] else "no report" for tool, score in (("porthole", porthole_score), ("nmap", nmap_score))]
+        lines.append(f"| {porthole_score.condition} ({', '.join(porthole_score.expected_on)}) | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
 
@@ -317,10 +328,10 @@ def _score_text(score: ConditionScore) -> str:
     return text + (f" (also on {', '.join(score.wrong)}: wrong)" if score.wrong else "")
 
 
-def services_table(site: Site, reports: Mapping[str, Ports | None]) -> tuple[str, dict[str, int]]:
+def services_table(site: Site, reports: Mapping[str, Ports | None], controllers: Sequence[str] = ()) -> tuple[str, dict[str, int]]:
     lines = ["| controller | port | porthole | nmap -sV |", "|---|---|---|---|"]
     identified = {tool: 0 for tool in reports}
-    for name, address, port in expected_open(site):
+    for name, address, port in expected_open(site, controllers):
         cells = []
         for tool, ports in reports.items():
             report = (ports or {}).get((address, port))
@@ -342,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.audit", description="porthole audit vs nmap -sV with NSE scripts on the default lab site (root).")
     parser.add_argument("--results", type=Path, default=RESULTS_DIRECTORY, help="where the JSON and markdown results go")
     parser.add_argument("--no-capture", action="store_true", help="do not capture packets (no per-host connection figures)")
+    parser.add_argument("--controller", action="append", default=[], metavar="NAME", help="audit only these lab controllers (repeatable; default: the whole subnet)")
+    parser.add_argument("--time-limit", type=float, default=RUN_TIME_LIMIT_SECONDS, help=f"kill a tool after this many seconds (default {RUN_TIME_LIMIT_SECONDS:g})")
     arguments = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("needs root: it builds network namespaces and runs nmap -sS/-sU (sudo make bench-audit)")
@@ -363,9 +376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # porthole first: nmap's run cannot leave the fragile card hung for it, and each
         # tool gets its own fresh site anyway.
-        for tool, argv_for in (("porthole", porthole_argv(porthole_executable)), ("nmap", nmap_argv(nmap_executable))):
+        for tool, argv_for in (("porthole", porthole_argv(porthole_executable, arguments.controller)), ("nmap", nmap_argv(nmap_executable, arguments.controller))):
             say(f"bench: {tool} on a fresh {SITE_NAME!r} site ...")
-            run, ports, site = run_tool(tool, argv_for, site_path=site_path, work=work, capture=not arguments.no_capture)
+            run, ports, site = run_tool(tool, argv_for, site_path=site_path, work=work, capture=not arguments.no_capture, time_limit=arguments.time_limit)
             runs.append(run)
             reports[tool] = ports
             say(f"  {tool}: {run.wall_s:.1f} s, {run.peak_rss_kb / 1024:.1f} MB, exit {run.exit_status}")
@@ -376,15 +389,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = [run for run in runs if run.exit_status not in (0, 1) or reports.get(run.tool) is None]
 
     scores = {tool: [score(condition, reports.get(tool) or {}, site, tool=tool) for condition in CONDITIONS] for tool in ("porthole", "nmap")}
-    services, identified = services_table(site, reports)
-    expected = len(expected_open(site))
+    services, identified = services_table(site, reports, arguments.controller)
+    expected = len(expected_open(site, arguments.controller))
     by_tool = {run.tool: run for run in runs}
     markdown = (
-        f"Audit of {site.subnet} (lab/site.toml as {SITE_NAME!r}), one run each, {stamp}, porthole {machine['porthole']} at "
+        f"Audit of {' '.join(arguments.controller) or site.subnet} (lab/site.toml as {SITE_NAME!r}), one run each, {stamp}, porthole {machine['porthole']} at "
         f"{machine['git_revision']} ({machine['git_uncommitted_paths']} uncommitted paths), {machine['nmap']}, {machine['cpus']} CPUs, "
         f"load average {machine['load_average_at_start'][0]:.1f} at start and {machine['load_average_at_end'][0]:.1f} at end\n\n"
         f"{summary_table(runs, by_tool['nmap'])}\n\n"
-        f"Checklist conditions shown (judged against the site's design):\n\n{conditions_table(scores)}\n\n"
+        f"Checklist conditions shown (judged against the site's design):\n\n{conditions_table(scores, {tool: reports.get(tool) is not None for tool in scores})}\n\n"
         f"Open catalogue ports identified by talking to them: porthole {identified.get('porthole', 0)}/{expected}, "
         f"nmap {identified.get('nmap', 0)}/{expected}\n\n{services}\n"
     )
