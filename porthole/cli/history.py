@@ -52,7 +52,7 @@ class ListFormat(StrEnum):
 
 StoreOption = Annotated[
     Optional[str],
-    typer.Option("--store", help="Sweep store: an SQLite file (default $PORTHOLE_STORE or ~/.local/share/porthole/history.sqlite).", show_default=False),
+    typer.Option("--store", help="Sweep store: an SQLite file or a postgresql:// URL (default $PORTHOLE_STORE or ~/.local/share/porthole/history.sqlite).", show_default=False),
 ]
 FormatOption = Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")]
 
@@ -61,7 +61,8 @@ def _store_location(store: str | None) -> str:
     if store is not None:
         return store
     location = default_store_location()
-    location.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(location, Path):  # a postgresql:// URL has no directory to create
+        location.parent.mkdir(parents=True, exist_ok=True)
     return str(location)
 
 

@@ -11,10 +11,11 @@ import inspect
 import logging
 import shlex
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -22,7 +23,7 @@ from rich.console import Console
 from porthole.audit import ProfileSelection, build_report, execute
 from porthole.catalog import select_ports
 from porthole.cli._common import errors_as_exit_codes, fail
-from porthole.engine import DiscoveryMode, ScanConfig, Scanner, TimingPolicy
+from porthole.engine import DiscoveryMode, ScanConfig, Scanner, ScanOutcome, TimingPolicy
 from porthole.errors import UsageError
 from porthole.history.store import open_store
 from porthole.model import Report, Severity
@@ -31,6 +32,9 @@ from porthole.report.output import render, render_to_string, write_atomic
 from porthole.report.encode import dumps_report
 from porthole.report.progress import RichProgressObserver
 from porthole.targets import TargetSet, parse_targets
+
+if TYPE_CHECKING:
+    from porthole.ocpp.site import Site
 
 __all__ = ["scan_command", "audit_command"]
 
@@ -98,8 +102,9 @@ def audit_command(
     quiet: Quiet = False,
     verbose: Verbose = False,
     fail_on: FailOn = Severity.HIGH,
-    store: Annotated[Optional[str], typer.Option("--store", help="Also store the report in this sweep store (SQLite file) for `porthole history` and `drift`.")] = None,
+    store: Annotated[Optional[str], typer.Option("--store", help="Also store the report in this sweep store (SQLite file or postgresql:// URL) for `porthole history` and `drift`.")] = None,
     from_nmap: FromNmap = None,
+    site: Annotated[Optional[Path], typer.Option("--site", help="Site file (TOML) naming each controller's CSMS URL: also audit those OCPP links (docs/ocpp.md).", dir_okay=False)] = None,
 ) -> None:
     _run(command="audit", fingerprint=True, **locals())
 
@@ -111,7 +116,7 @@ def scan_command(**options: Any) -> None:
 
 # `scan` takes every option of `audit` except the profile ones. Declared once: typer
 # reads the signature, so the two commands cannot drift apart.
-_AUDIT_ONLY = ("role", "profile", "store", "from_nmap")
+_AUDIT_ONLY = ("role", "profile", "store", "from_nmap", "site")
 _audit_signature = inspect.signature(audit_command, eval_str=True)
 scan_command.__signature__ = _audit_signature.replace(  # type: ignore[attr-defined]
     parameters=[parameter for parameter in _audit_signature.parameters.values() if parameter.name not in _AUDIT_ONLY]
@@ -148,6 +153,7 @@ def _run(
     fail_on: Severity,
     store: str | None = None,
     from_nmap: Path | None = None,
+    site: Path | None = None,
 ) -> None:
     if quiet and verbose:
         fail("--quiet and --verbose cannot be used together", ExitCode.USAGE)
@@ -156,7 +162,11 @@ def _run(
     with errors_as_exit_codes():
         if not min_timeout <= initial_timeout <= max_timeout:
             raise UsageError(f"timeouts must satisfy --min-timeout ({min_timeout:g}) <= --initial-timeout ({initial_timeout:g}) <= --max-timeout ({max_timeout:g})")
+        # read before the first packet: a bad site file is exit 2, not a half-done audit
+        site_file = _load_site(site) if site is not None else None
         if from_nmap is not None:
+            if site_file is not None:
+                raise UsageError("--site audits live OCPP links and cannot be combined with --from-nmap")
             if targets:
                 raise UsageError("give either targets to scan or --from-nmap FILE to import, not both")
             _import_nmap(from_nmap, role=role, profile=profile, output_format=output_format, output=output, quiet=quiet, verbose=verbose, fail_on=fail_on)
@@ -183,7 +193,7 @@ def _run(
         progress = RichProgressObserver(Console(stderr=True), quiet=quiet)
         # opened before the first packet: a wrong or old-schema store is exit 2, not a lost audit
         sweep_store = open_store(store) if store is not None else None
-        report = asyncio.run(_scan(command, config, selection, target_set, progress))
+        report = asyncio.run(_scan(command, config, selection, target_set, progress, site=site_file))
         if sweep_store is not None:
             with sweep_store:
                 sweep_store.record_report(report)
@@ -210,7 +220,7 @@ def _profiles_of(selection: ProfileSelection) -> dict[str, Any]:
     return {profile.display_path: profile for profile in loaded}
 
 
-async def _scan(command: str, config: ScanConfig, selection: ProfileSelection, targets: TargetSet, observer: RichProgressObserver) -> Report:
+async def _scan(command: str, config: ScanConfig, selection: ProfileSelection, targets: TargetSet, observer: RichProgressObserver, *, site: Site | None = None) -> Report:
     loop = asyncio.get_running_loop()
     started_at = datetime.now(UTC)
     started = loop.time()
@@ -221,6 +231,9 @@ async def _scan(command: str, config: ScanConfig, selection: ProfileSelection, t
         probes = registry()
     scanner = Scanner(config, observer, probes=probes)
     outcome, interrupted = await execute(scanner, targets)
+    described = _describe_config(config)
+    if site is not None and not interrupted:
+        outcome, described = await _with_site_links(outcome, described, site)
     return build_report(
         outcome,
         command=shlex.join(["porthole", *sys.argv[1:]]) if sys.argv else command,
@@ -229,9 +242,26 @@ async def _scan(command: str, config: ScanConfig, selection: ProfileSelection, t
         finished_at=datetime.now(UTC),
         duration_s=loop.time() - started,
         interrupted=interrupted,
-        config=_describe_config(config),
+        config=described,
         targets=targets,
     )
+
+
+def _load_site(path: Path) -> Site:
+    from porthole.ocpp.site import load_site  # websockets is imported only when a site file is given
+
+    return load_site(path)
+
+
+async def _with_site_links(outcome: ScanOutcome, described: dict[str, Any], site: Site) -> tuple[ScanOutcome, dict[str, Any]]:
+    """Audit the OCPP link of each audited host the site file lists: findings on the host,
+    the link evidence under ``config.ocpp_links`` (HostResult's schema is closed)."""
+    from porthole.ocpp.site import audit_site_links, link_documents
+
+    audits = await audit_site_links(site, {host.address for host in outcome.hosts})
+    by_address = {audit.controller.address: audit.findings for audit in audits}
+    hosts = [replace(host, findings=(*host.findings, *by_address.get(host.address, ()))) for host in outcome.hosts]
+    return replace(outcome, hosts=hosts), {**described, "site": str(site.path), "ocpp_links": link_documents(audits)}
 
 
 def _describe_config(config: ScanConfig) -> dict[str, Any]:

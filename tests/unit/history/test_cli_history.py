@@ -1,15 +1,17 @@
 """``porthole watch --once``, ``history`` and ``drift`` end to end on loopback: a real
-listening socket that is closed between two sweeps, a real SQLite file."""
+listening socket that is closed between two sweeps, a real SQLite file or PostgreSQL database."""
 
 from __future__ import annotations
 
 import json
 import socket
 
+from history_reports import report
 from typer.testing import CliRunner
 
 from porthole.cli import app
 from porthole.cli.history import DRIFT_EXIT_CODE
+from porthole.history.store import open_store
 
 runner = CliRunner()
 
@@ -18,8 +20,8 @@ def watch_once(store, listening_port: int, *extra: str):
     return runner.invoke(app, ["watch", "127.0.0.1", "--once", "--no-discovery", "--ports", f"{listening_port}", "--store", str(store), *extra])
 
 
-def test_watch_once_exits_4_when_a_port_closed_since_the_last_sweep_and_drift_shows_it(tmp_path):
-    store = tmp_path / "history.sqlite"
+def test_watch_once_exits_4_when_a_port_closed_since_the_last_sweep_and_drift_shows_it(tmp_path, store_location):
+    store = store_location
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
@@ -62,3 +64,14 @@ def test_history_migrate_on_a_current_store_reports_its_version(tmp_path):
     result = runner.invoke(app, ["history", "--store", str(tmp_path / "h.sqlite"), "--migrate"])
     assert result.exit_code == 0, result.output
     assert "schema version 1" in result.output
+
+
+def test_history_uses_a_postgresql_url_from_porthole_store(postgresql_url, monkeypatch):
+    # Given $PORTHOLE_STORE naming a PostgreSQL database that holds one sweep
+    with open_store(postgresql_url) as store:
+        sweep_id = store.record(report())
+    monkeypatch.setenv("PORTHOLE_STORE", postgresql_url)
+    # When `porthole history` runs without --store, Then it lists that sweep
+    listed = runner.invoke(app, ["history", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    assert [row["id"] for row in json.loads(listed.stdout)] == [sweep_id]

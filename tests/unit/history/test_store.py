@@ -1,5 +1,6 @@
-"""The SQLite sweep store on real files: round trip, index rows, schema checks,
-several writing processes at once, and a process killed half-way through a sweep."""
+"""The sweep store on both backends (a real SQLite file and a real PostgreSQL server, see
+conftest.py): round trip, index rows, schema checks, several writing processes at once, and a
+process killed half-way through a sweep. Backend-specific refusals are tested per backend."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from history_reports import finding, host, port, report, ssh_evidence, tls_evidence
 
 from porthole.errors import UsageError
-from porthole.history.store import MIGRATIONS, SCHEMA_VERSION, StoreError, open_store
+from porthole.history.store import MIGRATIONS, SCHEMA_VERSION, StoreConnection, StoreError, open_store
 
 HERE = Path(__file__).parent
 
@@ -30,9 +31,9 @@ def sample_report() -> dict:
     )
 
 
-def test_a_stored_report_comes_back_whole_with_index_rows(tmp_path):
-    # Given a new store file
-    with open_store(tmp_path / "history.sqlite") as store:
+def test_a_stored_report_comes_back_whole_with_index_rows(store_location):
+    # Given a new store
+    with open_store(store_location) as store:
         # When a report is recorded
         sweep_id = store.record(sample_report())
         # Then the full JSON comes back unchanged and the sweep is listed
@@ -58,16 +59,29 @@ def test_the_store_uses_wal_and_records_its_schema_version(tmp_path):
         assert connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
 
 
-def test_default_comparison_pair_skips_interrupted_sweeps(tmp_path):
-    with open_store(tmp_path / "h.sqlite") as store:
+def test_the_store_records_its_schema_version_in_meta(store_location, execute_directly):
+    open_store(store_location).close()
+    assert execute_directly(store_location, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
+
+
+def test_sweeps_are_listed_newest_first_and_limited(store_location):
+    with open_store(store_location) as store:
+        ids = [store.record(report()) for _ in range(3)]
+        assert [summary.id for summary in store.sweeps()] == ids[::-1]
+        assert [summary.id for summary in store.sweeps(limit=2)] == ids[:0:-1]
+        assert store.previous_complete(ids[2]) == ids[1]
+
+
+def test_default_comparison_pair_skips_interrupted_sweeps(store_location):
+    with open_store(store_location) as store:
         first = store.record(report())
         second = store.record(report())
         store.record(report(interrupted=True))
         assert store.latest_complete(2) == [first, second]
 
 
-def test_unknown_sweep_id_is_a_usage_error_naming_history(tmp_path):
-    with open_store(tmp_path / "h.sqlite") as store, pytest.raises(StoreError, match="porthole history"):
+def test_unknown_sweep_id_is_a_usage_error_naming_history(store_location):
+    with open_store(store_location) as store, pytest.raises(StoreError, match="porthole history"):
         store.report(42)
 
 
@@ -86,23 +100,45 @@ def test_an_sqlite_file_of_another_application_is_refused(tmp_path):
         open_store(path)
 
 
-def test_a_store_from_a_newer_porthole_is_refused(tmp_path):
-    path = tmp_path / "h.sqlite"
-    open_store(path).close()
-    with sqlite3.connect(path) as connection:
-        connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+def test_a_postgresql_database_of_another_application_is_refused(postgresql_url, execute_directly):
+    # Given a database that already holds someone else's tables
+    execute_directly(postgresql_url, "CREATE TABLE bookmarks (url TEXT)")
+    # When porthole is pointed at it, Then it refuses instead of adding its tables
+    with pytest.raises(StoreError, match="PostgreSQL schema has tables but no porthole schema"):
+        open_store(postgresql_url)
+    assert execute_directly(postgresql_url, "SELECT to_regclass('meta') IS NULL") == [(True,)]
+
+
+def test_an_unreachable_postgresql_server_is_a_usage_error_without_the_password(tmp_path):
+    # Given a URL whose socket directory has no server in it
+    url = f"postgresql://audit:s3cret@/porthole?host={tmp_path}"
+    # When it is opened, Then the error says what failed and how to fix it, and hides the password
+    with pytest.raises(UsageError, match="cannot connect to the PostgreSQL server") as raised:
+        open_store(url)
+    assert "s3cret" not in str(raised.value)
+    assert "audit:***@" in str(raised.value)
+
+
+def test_an_unknown_url_scheme_is_refused(tmp_path):
+    with pytest.raises(StoreError, match="unknown store URL scheme 'mysql'"):
+        open_store("mysql://audit@db/porthole")
+
+
+def test_a_store_from_a_newer_porthole_is_refused(store_location, execute_directly):
+    open_store(store_location).close()
+    execute_directly(store_location, "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     with pytest.raises(StoreError, match="newer porthole"):
-        open_store(path)
+        open_store(store_location)
 
 
-def test_an_older_store_is_refused_until_migrated_and_keeps_its_sweeps(tmp_path):
+def test_an_older_store_is_refused_until_migrated_and_keeps_its_sweeps(store_location, execute_directly):
     # Given a store written by this version, holding one sweep
-    path = tmp_path / "h.sqlite"
+    path = store_location
     with open_store(path) as store:
         sweep_id = store.record(sample_report())
 
     # And a (future) porthole whose schema has one more migration
-    def add_site_column(connection: sqlite3.Connection) -> None:
+    def add_site_column(connection: StoreConnection) -> None:
         connection.execute("ALTER TABLE sweep ADD COLUMN site TEXT")
 
     newer = (*MIGRATIONS, add_site_column)
@@ -113,13 +149,7 @@ def test_an_older_store_is_refused_until_migrated_and_keeps_its_sweeps(tmp_path)
     with open_store(path, migrations=newer, migrate=True) as store:
         assert store.schema_version == len(newer)
         assert store.report(sweep_id) == sample_report()
-    with sqlite3.connect(path) as connection:
-        assert "site" in [row[1] for row in connection.execute("PRAGMA table_info(sweep)")]
-
-
-def test_postgresql_urls_are_refused_as_not_yet_supported(tmp_path):
-    with pytest.raises(StoreError, match="only SQLite"):
-        open_store("postgresql://audit@db/porthole")
+    assert execute_directly(path, "SELECT site FROM sweep WHERE id = ?", (sweep_id,)) == [(None,)]
 
 
 WRITER = textwrap.dedent(
@@ -135,9 +165,9 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_several_processes_writing_at_once_lose_nothing_and_corrupt_nothing(tmp_path):
+def test_several_processes_writing_at_once_lose_nothing_and_corrupt_nothing(store_location):
     # Given an existing store and six writer processes started together
-    path = tmp_path / "h.sqlite"
+    path = store_location
     open_store(path).close()
     script = WRITER.format(here=str(HERE))
     writers = [subprocess.Popen([sys.executable, "-c", script, str(path), "15", str(index)]) for index in range(6)]
@@ -169,9 +199,9 @@ CRASHER = textwrap.dedent(
 )
 
 
-def test_a_process_killed_mid_sweep_leaves_only_complete_sweeps(tmp_path):
+def test_a_process_killed_mid_sweep_leaves_only_complete_sweeps(store_location):
     # Given a process that stores one sweep and is killed while writing the second
-    path = tmp_path / "h.sqlite"
+    path = store_location
     process = subprocess.run([sys.executable, "-c", CRASHER.format(here=str(HERE)), str(path)], timeout=60, check=False)
     assert process.returncode == -9
     # When the store is opened again
@@ -183,3 +213,37 @@ def test_a_process_killed_mid_sweep_leaves_only_complete_sweeps(tmp_path):
         assert store.integrity_problems() == []
         # And the store takes new sweeps
         assert store.record(report()) > only.id
+
+
+def test_several_processes_creating_a_new_store_at_once_build_one_schema(store_location):
+    # Given no store yet, and four writer processes started together
+    script = WRITER.format(here=str(HERE))
+    writers = [subprocess.Popen([sys.executable, "-c", script, store_location, "2", str(index)]) for index in range(4)]
+    # When they all finish, Then each created-or-found the schema and stored its sweeps
+    assert [writer.wait(timeout=120) for writer in writers] == [0] * 4
+    with open_store(store_location) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert len(store.sweeps()) == 8
+
+
+def test_index_rows_that_disagree_with_their_sweep_are_reported(store_location, execute_directly):
+    # Given a stored sweep whose finding row was removed behind porthole's back
+    with open_store(store_location) as store:
+        sweep_id = store.record(sample_report())
+    execute_directly(store_location, "DELETE FROM finding WHERE sweep_id = ?", (sweep_id,))
+    # When the store is checked, Then that sweep is named
+    with open_store(store_location) as store:
+        assert store.integrity_problems() == [f"sweep {sweep_id}: its index rows do not match its report"]
+
+
+def test_a_postgresql_store_can_live_in_its_own_schema_beside_other_tables(postgresql_url, execute_directly):
+    # Given a database whose public schema belongs to another application, and an empty schema for porthole
+    execute_directly(postgresql_url, "CREATE TABLE bookmarks (url TEXT)")
+    execute_directly(postgresql_url, "CREATE SCHEMA porthole")
+    # When the store is opened with that schema first on the search path
+    in_schema = postgresql_url + "&options=-csearch_path%3Dporthole"
+    with open_store(in_schema) as store:
+        sweep_id = store.record(sample_report())
+    # Then porthole's tables are there, and the other application's are untouched
+    assert execute_directly(postgresql_url, "SELECT count(*) FROM porthole.sweep WHERE id = ?", (sweep_id,)) == [(1,)]
+    assert execute_directly(postgresql_url, "SELECT to_regclass('public.meta') IS NULL") == [(True,)]
