@@ -18,7 +18,6 @@ import typer
 from porthole.cli._common import errors_as_exit_codes
 from porthole.errors import UsageError
 from porthole.model import Severity
-from porthole.ocpp import LinkSettings, assess, enforced_profile, probe_link, render_json, render_text
 from porthole.report.exit_codes import DEFAULT_FAIL_ON, ExitCode
 
 __all__ = ["ocpp_command"]
@@ -39,6 +38,8 @@ def ocpp_command(
     fail_on: Annotated[Severity, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")] = DEFAULT_FAIL_ON,
 ) -> None:
     """Audit an OCPP-J backend: scheme, TLS, subprotocols, security profile, duplicate identity."""
+    from porthole.ocpp import LinkSettings, assess, enforced_profile, probe_link, render_json, render_text  # only this command pays for websockets
+
     with errors_as_exit_codes():
         password = _password(password_env, password_file)
         settings = LinkSettings(

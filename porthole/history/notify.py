@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 
 __all__ = ["Delivery", "notify_webhook"]
 
@@ -48,6 +47,8 @@ async def notify_webhook(
     delay = initial_delay_s
     status: int | None = None
     error: str | None = None
+    import aiohttp  # imported on first use: most commands never notify
+
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for attempt in range(1, attempts + 1):
