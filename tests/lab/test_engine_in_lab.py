@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lab import control
-from lab.site import load_site
+from own_site import running_own_site
 
 pytestmark = pytest.mark.lab
 
@@ -26,8 +26,7 @@ PORTHOLE = str(Path(sys.executable).with_name("porthole"))
 def engine_site(tmp_path_factory):
     directory = tmp_path_factory.mktemp("engine-site")
     name = f"e{os.getpid() % 100000:05d}"
-    path = directory / "site.toml"
-    path.write_text(f"""
+    with running_own_site(directory, f"""
 [site]
 name = "{name}"
 subnet = "198.19.60.0/24"
@@ -46,18 +45,8 @@ ports = [80]
 name = "dark"
 address = "198.19.60.11"
 host = "filtered"
-""")
-    previous = os.environ.get("PORTHOLE_LAB_STATE")
-    os.environ["PORTHOLE_LAB_STATE"] = str(directory / "state")
-    control.up(path)
-    try:
-        yield load_site(path)
-    finally:
-        control.down(path)
-        if previous is None:
-            os.environ.pop("PORTHOLE_LAB_STATE", None)
-        else:
-            os.environ["PORTHOLE_LAB_STATE"] = previous
+""") as site:
+        yield site
 
 
 def scan(site, *args: str) -> dict:

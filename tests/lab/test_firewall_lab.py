@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from lab import control
-from lab.site import load_site
+from own_site import running_own_site
 
 pytestmark = pytest.mark.lab
 
@@ -35,8 +35,7 @@ PORTS = "22,80,443,502,1600,8888"
 def firewall_site(tmp_path_factory):
     directory = tmp_path_factory.mktemp("firewall-site")
     name = f"f{os.getpid() % 100000:05d}"
-    path = directory / "site.toml"
-    path.write_text(f"""
+    with running_own_site(directory, f"""
 [site]
 name = "{name}"
 subnet = "{SUBNET}"
@@ -50,18 +49,8 @@ address = "{CONTROLLER}"
 [[controller.service]]
 kind = "http"
 ports = [80, 443, 502, 8888]
-""")
-    previous = os.environ.get("PORTHOLE_LAB_STATE")
-    os.environ["PORTHOLE_LAB_STATE"] = str(directory / "state")
-    control.up(path)
-    try:
-        yield load_site(path), directory
-    finally:
-        control.down(path)
-        if previous is None:
-            os.environ.pop("PORTHOLE_LAB_STATE", None)
-        else:
-            os.environ["PORTHOLE_LAB_STATE"] = previous
+""") as site:
+        yield site, directory
 
 
 def scan(site) -> dict:

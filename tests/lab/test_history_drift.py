@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from lab import control
-from lab.site import load_site
+from own_site import running_own_site
 
 pytestmark = pytest.mark.lab
 
@@ -31,8 +31,7 @@ ADDRESS = "198.19.61.10"
 def drift_site(tmp_path_factory):
     directory = tmp_path_factory.mktemp("drift-site")
     name = f"d{os.getpid() % 100000:05d}"
-    path = directory / "site.toml"
-    path.write_text(f"""
+    with running_own_site(directory, f"""
 [site]
 name = "{name}"
 subnet = "198.19.61.0/24"
@@ -45,18 +44,8 @@ address = "{ADDRESS}"
 [[controller.service]]
 kind = "http"
 ports = [80]
-""")
-    previous = os.environ.get("PORTHOLE_LAB_STATE")
-    os.environ["PORTHOLE_LAB_STATE"] = str(directory / "state")
-    control.up(path)
-    try:
-        yield load_site(path), directory
-    finally:
-        control.down(path)
-        if previous is None:
-            os.environ.pop("PORTHOLE_LAB_STATE", None)
-        else:
-            os.environ["PORTHOLE_LAB_STATE"] = previous
+""") as site:
+        yield site, directory
 
 
 @pytest.fixture

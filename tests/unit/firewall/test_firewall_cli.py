@@ -40,7 +40,7 @@ def test_usage_errors_exit_2_with_a_hint():
     missing = runner.invoke(app, ["firewall"])
     assert missing.exit_code == 2 and "--role" in missing.stderr
     # A bad network
-    bad = runner.invoke(app, ["firewall", "--role", "master", "--management", "10.0.0.1/8"])
+    bad = runner.invoke(app, ["firewall", "--role", "master", "--management", "198.18.0.1/15"])
     assert bad.exit_code == 2 and "--management" in bad.stderr
     # Strict egress without the CSMS
     strict = runner.invoke(app, ["firewall", "--role", "master", "--strict-egress"])

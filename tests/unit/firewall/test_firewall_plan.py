@@ -179,8 +179,8 @@ def test_command_line_sources_add_to_the_site_file():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[sources]\nmanagment = ["10.0.0.0/8"]\n', "unknown key 'managment'"),
-        ('[sources]\nmanagement = ["10.0.0.1/8"]\n', "not an IPv4/IPv6 address or network"),
+        ('[sources]\nmanagment = ["198.18.0.0/15"]\n', "unknown key 'managment'"),
+        ('[sources]\nmanagement = ["198.18.0.1/15"]\n', "not an IPv4/IPv6 address or network"),
         ('controller = "nowhere"\n', "controller must be one IP address"),
         ('[ports]\n"http" = ["management"]\n', "is not a port"),
         ('[ports]\n"80/tcp" = ["admins"]\n', "unknown source 'admins'"),
