@@ -14,19 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SshEvidence", "SshIdentification", "SshAlgorithms", "SshAuthMethods"]
+from porthole.codecs.ssh import Identification
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SshIdentification:
-    line: str
-    protocol_version: str
-    software_version: str
-    comments: str | None
-    #: "crlf" or "lf"
-    line_ending: str
-    #: text lines sent before the SSH- line
-    preamble: tuple[str, ...] = ()
+__all__ = ["SshEvidence", "SshAlgorithms", "SshAuthMethods"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +57,8 @@ class SshAuthMethods:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SshEvidence:
     protocol: str
-    identification: SshIdentification | None = None
+    #: the codec's parsed line as it is (all printable text, no bytes)
+    identification: Identification | None = None
     kexinit: SshAlgorithms | None = None
     kexinit_error: str | None = None
     auth: SshAuthMethods | None = None

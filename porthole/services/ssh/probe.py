@@ -38,7 +38,7 @@ from porthole.jsonable import to_jsonable
 from porthole.services.base import ProbeContext, ProbeFailure, close_stream
 from porthole.services.ssh import assess as assess_module
 from porthole.services.ssh.auth_methods import offered_auth_methods
-from porthole.services.ssh.evidence import SshAlgorithms, SshEvidence, SshIdentification
+from porthole.services.ssh.evidence import SshAlgorithms, SshEvidence
 
 __all__ = ["SshProbe", "CLIENT_KEXINIT"]
 
@@ -128,7 +128,7 @@ class SshProbe:
         auth = await offered_auth_methods(context, seconds=self.auth_wait) if algorithms is not None else None
         return SshEvidence(protocol="ssh", identification=identification, kexinit=algorithms, kexinit_error=kexinit_error, auth=auth)
 
-    async def _read_identification(self, reader: asyncio.StreamReader, buffer: bytearray, context: ProbeContext) -> SshIdentification | None:
+    async def _read_identification(self, reader: asyncio.StreamReader, buffer: bytearray, context: ProbeContext) -> codec.Identification | None:
         """Read until the SSH- line; leave the bytes after it in ``buffer``. None: Telnet."""
         wait = context.limits.first_byte
         while True:
@@ -145,14 +145,7 @@ class SshProbe:
             if result is not codec.NEED_DATA:
                 consumed, identification = result
                 del buffer[:consumed]
-                return SshIdentification(
-                    line=identification.line,
-                    protocol_version=identification.protocol_version,
-                    software_version=identification.software_version,
-                    comments=identification.comments,
-                    line_ending=identification.line_ending,
-                    preamble=identification.preamble,
-                )
+                return identification
             try:
                 chunk = await context.wait(reader.read(4096), wait)
             except TimeoutError:

@@ -10,7 +10,8 @@ from porthole.findings import finding_table
 from porthole.model import PortObservation, PortState, Protocol, Reason, Severity
 from porthole.report.encode import to_jsonable
 from porthole.services.ssh.assess import assess, weak_algorithms
-from porthole.services.ssh.evidence import SshAlgorithms, SshAuthMethods, SshEvidence, SshIdentification
+from porthole.codecs.ssh import Identification
+from porthole.services.ssh.evidence import SshAlgorithms, SshAuthMethods, SshEvidence
 
 
 def observation(port: int = 22) -> PortObservation:
@@ -40,7 +41,7 @@ def evidence(*, kexinit: SshAlgorithms | None = None, methods: tuple[str, ...] |
     return to_jsonable(
         SshEvidence(
             protocol="ssh",
-            identification=SshIdentification(line=f"SSH-2.0-{software}", protocol_version="2.0", software_version=software, comments=None, line_ending="crlf"),
+            identification=Identification(line=f"SSH-2.0-{software}", protocol_version="2.0", software_version=software, comments=None, line_ending="crlf"),
             kexinit=kexinit,
             auth=SshAuthMethods(username="porthole-probe", methods=methods, none_accepted=none_accepted),
         )
