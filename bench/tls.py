@@ -207,24 +207,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="OPTIONS",
         help="also run porthole with these extra options, e.g. --variant '--per-host-connections 5' (what-if; repeatable)",
     )
+    parser.add_argument(
+        "--peers",
+        default="sslyze,testssl",
+        help="comma-separated peers to run (default: sslyze,testssl; testssl.sh alone takes about 4 minutes)",
+    )
     arguments = parser.parse_args(argv)
+    peers = [name.strip() for name in arguments.peers.split(",") if name.strip()]
+    unknown = sorted(set(peers) - {"sslyze", "testssl"})
+    if unknown or not peers:
+        parser.error(f"--peers: choose from sslyze, testssl (got {arguments.peers!r})")
     if os.geteuid() != 0:
         parser.error("needs root: it builds network namespaces (sudo make bench-tls)")
     testssl = shutil.which("testssl") or shutil.which("testssl.sh")
-    if testssl is None:
+    if testssl is None and "testssl" in peers:
         parser.error("testssl.sh is not installed (apt-get install testssl.sh)")
     porthole_executable = str(Path(sys.executable).with_name("porthole"))
     if not Path(porthole_executable).exists():
         parser.error(f"{porthole_executable} not found: install porthole into this interpreter's environment (make venv)")
-    sslyze = ensure_sslyze()
+    sslyze = ensure_sslyze() if "sslyze" in peers else None
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     arguments.results.mkdir(parents=True, exist_ok=True)
     scratch_root = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
     work = Path(tempfile.mkdtemp(prefix="porthole-bench-tls-", dir=scratch_root))
     machine = machine_info(shutil.which("nmap") or "nmap")
-    machine["sslyze"] = version_of([str(sslyze.with_name("python")), "-c", "import importlib.metadata as m; print(m.version('sslyze'))"])
-    machine["testssl"] = "testssl.sh " + version_of([testssl, "--version"]).split("testssl", 1)[-1].split()[0]
+    machine["sslyze"] = version_of([str(sslyze.with_name("python")), "-c", "import importlib.metadata as m; print(m.version('sslyze'))"]) if sslyze else "(not run)"
+    machine["testssl"] = "testssl.sh " + version_of([testssl, "--version"]).split("testssl", 1)[-1].split()[0] if testssl and "testssl" in peers else "testssl.sh (not run)"
     site_path = bench_copy_of_site(SITE_NAME, work)
     runs: list[ToolRun] = []
     try:
@@ -243,10 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"porthole {variant}": [*porthole, "--output", str(work / f"porthole-variant-{number}.json"), *shlex.split(variant)]
                     for number, variant in enumerate(arguments.variant, start=1)
                 },
-                "sslyze": [str(sslyze), "--quiet", "--json_out", str(work / "sslyze.json"), "--certinfo", "--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3", "--elliptic_curves", "--mozilla_config=disable", *targets],
+                "sslyze": [str(sslyze or "sslyze"), "--quiet", "--json_out", str(work / "sslyze.json"), "--certinfo", "--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3", "--elliptic_curves", "--mozilla_config=disable", *targets],
                 # -p protocols, -E each cipher per protocol, -S certificate: the same questions
-                "testssl": [testssl, "--quiet", "--color", "0", "--warnings", "off", "-p", "-E", "-S", "--jsonfile", str(work / "testssl.json"), "--file", str(work / "endpoints.txt")],
+                "testssl": [testssl or "testssl", "--quiet", "--color", "0", "--warnings", "off", "-p", "-E", "-S", "--jsonfile", str(work / "testssl.json"), "--file", str(work / "endpoints.txt")],
             }
+            commands = {tool: command for tool, command in commands.items() if tool.startswith("porthole") or tool in peers}
             for tool, command in commands.items():
                 flush_neighbour_caches(state)
                 say(f"bench: {tool} on {len(targets)} endpoints ...")
@@ -266,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     accepted: dict[str, Accepted] = {}
     for tool, parse in parsers.items():
+        if tool != "porthole" and tool not in peers:
+            continue
         try:
             accepted[tool] = parse()
         except (OSError, ValueError, KeyError) as error:
@@ -285,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     say("")
     say(markdown)
     say(f"bench: results in {arguments.results / f'tls-{stamp}.json'} (raw reports in {kept})")
-    failed = [run for run in runs if run.exit_status not in (0, 1)] or [tool for tool in parsers if tool not in accepted]
+    failed = [run for run in runs if run.exit_status not in (0, 1)] or [tool for tool in ("porthole", *peers) if tool not in accepted]
     return 1 if failed else 0
 
 

@@ -135,6 +135,7 @@ class ExtensionType(IntEnum):
     EC_POINT_FORMATS = 0x000B
     SIGNATURE_ALGORITHMS = 0x000D
     APPLICATION_LAYER_PROTOCOL_NEGOTIATION = 0x0010
+    PADDING = 0x0015
     ENCRYPT_THEN_MAC = 0x0016
     EXTENDED_MASTER_SECRET = 0x0017
     SESSION_TICKET = 0x0023
@@ -366,6 +367,7 @@ def build_client_hello(
     compression_methods: Sequence[int] = (CompressionMethod.NULL,),
     record_version: int = ProtocolVersion.TLS_1_0,
     extra_extensions: Sequence[tuple[int, bytes]] = (),
+    pad: bool = False,
 ) -> bytes:
     """One handshake record holding a ClientHello that offers exactly ``version``.
 
@@ -378,6 +380,9 @@ def build_client_hello(
       list is legal (RFC 8446 §4.2.8) and forces a HelloRetryRequest naming the
       server's group and suite without any key exchange (nmap's trick).
     * ``record_version`` 0x0301 for a first flight (RFC 8446 §5.1); SSLv3 probes use 0x0300.
+    * ``pad``: a ClientHello message of 256-511 bytes gets an RFC 7685 padding extension
+      that takes it to at least 512 (stacks with the F5 bug hang on that range; OpenSSL's
+      ``SSL_OP_TLSEXT_PADDING`` does the same). SSLv3 hellos carry no extensions: no pad.
     """
     if len(random) != _RANDOM_LENGTH:
         raise CodecError(f"client random must be {_RANDOM_LENGTH} bytes, got {len(random)}")
@@ -414,18 +419,30 @@ def build_client_hello(
     extensions.extend(extra_extensions)
 
     client_version = ProtocolVersion.TLS_1_2 if version is ProtocolVersion.TLS_1_3 else version
-    body = bytearray()
-    body += _u16(client_version)
-    body += random
-    body += bytes([len(session_id)]) + session_id
-    body += _vector16(b"".join(_u16(suite) for suite in cipher_suites))
-    body += bytes([len(compression_methods)]) + bytes(compression_methods)
-    if extensions:
-        body += _vector16(b"".join(_u16(kind) + _vector16(data) for kind, data in extensions))
-    message = bytes([HandshakeType.CLIENT_HELLO]) + len(body).to_bytes(3, "big") + bytes(body)
+    head = bytearray()
+    head += _u16(client_version)
+    head += random
+    head += bytes([len(session_id)]) + session_id
+    head += _vector16(b"".join(_u16(suite) for suite in cipher_suites))
+    head += bytes([len(compression_methods)]) + bytes(compression_methods)
+    message = _client_hello_message(bytes(head), extensions)
+    if pad and extensions and _F5_RANGE[0] <= len(message) < _F5_RANGE[1]:
+        filler = max(0, _F5_RANGE[1] - len(message) - 4)  # the extension's own 4-byte header
+        message = _client_hello_message(bytes(head), [*extensions, (ExtensionType.PADDING, bytes(filler))])
     if len(message) > 2**14:
         raise CodecError(f"ClientHello of {len(message)} bytes does not fit one record; offer fewer suites")
     return bytes([ContentType.HANDSHAKE]) + _u16(record_version) + _u16(len(message)) + message
+
+
+#: ClientHello message lengths (with the 4-byte handshake header) some stacks hang on
+_F5_RANGE: Final = (256, 512)
+
+
+def _client_hello_message(head: bytes, extensions: Sequence[tuple[int, bytes]]) -> bytes:
+    body = head
+    if extensions:
+        body += _vector16(b"".join(_u16(kind) + _vector16(data) for kind, data in extensions))
+    return bytes([HandshakeType.CLIENT_HELLO]) + len(body).to_bytes(3, "big") + body
 
 
 def _u16(value: int) -> bytes:

@@ -203,6 +203,27 @@ def _mozilla(evidence: Mapping[str, Any], name: str) -> MozillaVerdict:
     return MozillaVerdict(profile=name, compliant=not violations, violations=tuple(violations))
 
 
+def _downgrade(evidence: Mapping[str, Any], where: Mapping[str, Any]) -> list[Finding]:
+    """RFC 7507 TLS_FALLBACK_SCSV ignored, or a TLS 1.3 server without the RFC 8446 sentinel."""
+    lines = []
+    if evidence.get("fallback_scsv") == "ignored":
+        lower = [version["version"] for version in _accepted_versions(evidence) if version["version"] not in ("TLSv1.3", "TLSv1.2")]
+        lines.append(f"a {lower[0] if lower else 'lower-version'} ClientHello carrying TLS_FALLBACK_SCSV (0x5600) was answered with a ServerHello, not alert inappropriate_fallback (RFC 7507)")
+    if evidence.get("downgrade_sentinel") is False:
+        lines.append("the TLS 1.2 ServerHello of this TLS 1.3 server does not end its random with DOWNGRD\\x01 (RFC 8446 §4.1.3)")
+    if not lines:
+        return []
+    return [
+        finding(
+            "tls-no-downgrade-protection",
+            detail="A man in the middle can force clients of this port onto an older protocol version without the client noticing.",
+            evidence=lines,
+            source="RFC 7507; RFC 8446 §4.1.3",
+            **where,
+        )
+    ]
+
+
 def _weaker_than_profile(group: Mapping[str, Any], profile: grading.MozillaProfile) -> bool:
     bits = group.get("bits")
     if not bits:
@@ -289,6 +310,8 @@ def assess(evidence: Mapping[str, Any], observation: PortObservation) -> list[Fi
                 **where,
             )
         )
+
+    findings.extend(_downgrade(evidence, where))
 
     findings.extend(_certificate_findings(evidence, policy, where))
 

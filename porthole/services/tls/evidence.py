@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "FallbackScsv",
     "ClientCertificate",
     "SuiteEntry",
     "GroupEntry",
@@ -32,6 +33,17 @@ class ClientCertificate(StrEnum):
     NOT_REQUESTED = "not-requested"
     #: could not be established (e.g. the local OpenSSL cannot handshake with the server)
     UNKNOWN = "unknown"
+
+
+class FallbackScsv(StrEnum):
+    """The answer to a hello for a lower accepted version carrying TLS_FALLBACK_SCSV (RFC 7507)."""
+
+    #: alert inappropriate_fallback: a forced downgrade is refused
+    HONOURED = "honoured"
+    #: the server negotiated the lower version anyway
+    IGNORED = "ignored"
+    #: another answer (close, other alert): no verdict
+    UNCLEAR = "unclear"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +133,14 @@ class TlsEvidence:
     client_certificate: ClientCertificate = ClientCertificate.UNKNOWN
     #: acceptable CA names from the CertificateRequest (RFC 4514 strings)
     client_certificate_authorities: tuple[str, ...] = ()
+    #: downgrade protection: TLS_FALLBACK_SCSV, tested when a version below TLS 1.2 is
+    #: accepted beside a newer one (None: not tested)
+    fallback_scsv: FallbackScsv | None = None
+    #: a TLS 1.3 server's TLS 1.2 ServerHello ends its random with "DOWNGRD\x01" (RFC 8446
+    #: §4.1.3; None: TLS 1.3 or TLS 1.2 not accepted)
+    downgrade_sentinel: bool | None = None
+    #: the server refused the long hello, so every offer used short ones (at most 255 bytes)
+    short_hellos: bool = False
     #: TCP connections opened (each one ClientHello, or one stdlib handshake)
     handshakes: int = 0
     #: True when every planned offer was made

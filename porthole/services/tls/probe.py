@@ -1,20 +1,34 @@
 """TLS probe: what a port accepts (versions, suites, groups), its certificate, client-auth demands.
 
-Shape (nmap ssl-enum-ciphers, protocols.md §10.3): per version, offer the candidate suites
-in chunks that keep each hello within 255 bytes; on a ServerHello record the chosen suite,
-remove it and offer the rest again; an alert, a close or another version ends the chunk.
-Cost ≈ accepted suites + chunks per supported version, one connection for an unsupported
-one. TLS 1.3 offers an *empty* key_share, so the server answers with a HelloRetryRequest
-naming suite and group without any key exchange. Every connection is plain TCP through
-``context.open_stream()`` carrying one hand-built ClientHello (``porthole.codecs.tls``),
-opened one after another (the engine holds this probe's one connection slot).
+Shape (nmap ssl-enum-ciphers, protocols.md §10.3): per version, offer the candidate suites;
+on a ServerHello record the chosen suite, remove it and offer the rest again; an alert, a
+close or another version ends the version. Cost ≈ accepted suites + 1 per supported
+version, one connection for an unsupported one.
+
+* **One hello per round.** Every candidate suite of a version goes into one ClientHello
+  (about 340 suites for TLS 1.2, padded past the 256-511 byte range that hangs stacks with
+  the F5 bug). A server that refuses that long hello but answers a short one (wolfSSL caps
+  the suite list at 150; old stacks the record at 255 bytes) is enumerated with hellos of
+  at most ``MAX_SHORT_HELLO`` bytes instead, nmap's chunks, at one extra connection.
+* **TLS 1.3 suites and groups together.** The hello carries an *empty* key_share, so the
+  server answers with a HelloRetryRequest naming a suite and a group without any key
+  exchange; each round removes both, so one connection finds a suite and a group. Suites
+  and groups are independent in TLS 1.3, so the round that finds neither is settled by
+  whichever list still finds something after it.
+* **Server preference from the rounds themselves.** A server that picks a suite while one
+  it accepts stood earlier in the offer does not follow the client; only when every pick
+  is consistent with the client's order does one reversed-pair hello decide.
 
 Facts gathered on the way, at no extra connection: the certificate chain and any
 CertificateRequest (the TLS <= 1.2 flight is plaintext), ephemeral DH sizes and ECDHE
-groups (ServerKeyExchange), compression (DEFLATE is offered with null). Extra
-connections: one per version to test server preference, one per group, and one stdlib
-``ssl`` handshake only when a client certificate was requested (required or optional?)
-or when only TLS 1.3 answers (the certificate is encrypted there).
+groups (ServerKeyExchange), compression (DEFLATE is offered with null), the TLS 1.3
+downgrade sentinel in a TLS 1.2 ServerHello (RFC 8446 §4.1.3). Extra connections: the
+ECDHE groups when TLS 1.3 is refused, one TLS_FALLBACK_SCSV hello when a version below
+TLS 1.2 is accepted (RFC 7507), and one stdlib ``ssl`` handshake only when a client
+certificate was requested (required or optional?) or when only TLS 1.3 answers (the
+certificate is encrypted there). Every connection is plain TCP through
+``context.open_stream()`` carrying one hand-built ClientHello (``porthole.codecs.tls``),
+opened one after another (the engine holds this probe's one connection slot).
 
 Must not: complete a key exchange, send application data, present a certificate, or
 exceed the phase budget ``ENUMERATION_BUDGET`` (what was not offered by then is recorded
@@ -51,6 +65,7 @@ from porthole.codecs.tls import (
     RecordReader,
     ServerHello,
     ServerKeyExchange,
+    TLS_FALLBACK_SCSV,
     build_client_hello,
     parse_certificate,
     parse_certificate_request,
@@ -66,9 +81,9 @@ from porthole.jsonable import to_jsonable
 from porthole.services.base import ProbeContext, ProbeFailure, close_stream
 from porthole.services.tls.assess import assess, summarise
 from porthole.services.tls.certificates import describe_chain
-from porthole.services.tls.evidence import ClientCertificate, GroupEntry, SuiteEntry, TlsEvidence, VersionResult
+from porthole.services.tls.evidence import ClientCertificate, FallbackScsv, GroupEntry, SuiteEntry, TlsEvidence, VersionResult
 
-__all__ = ["TlsProbe", "TlsEnumeration", "ENUMERATION_BUDGET", "MAX_HELLO_RECORD"]
+__all__ = ["TlsProbe", "TlsEnumeration", "ENUMERATION_BUDGET", "MAX_SHORT_HELLO"]
 
 #: seconds of enumeration before the probe stops offering and reports what it has
 #: (inside the engine's 10 s probe budget, leaving room for the certificate handshake)
@@ -77,14 +92,22 @@ ENUMERATION_BUDGET = 7.0
 LATER_ANSWER_WAIT = 2.0
 #: TLS 1.3 after a completed handshake: how long to wait for a certificate_required alert
 CLIENT_CERTIFICATE_VERDICT_WAIT = 1.0
-#: some stacks fail on hellos longer than 255 bytes (nmap's get_chunk_size)
-MAX_HELLO_RECORD = 255
+#: the short hellos for stacks that refuse a long one (nmap's get_chunk_size bound); SSLv3
+#: hellos, which carry no extension to pad with, are always this short
+MAX_SHORT_HELLO = 255
 MINIMUM_CHUNK = 16
+#: answers to the long first hello that show the server parsed it: anything else (a close,
+#: silence, decode_error, record_overflow ...) earns one retry with a short hello
+_PLAIN_REFUSALS = frozenset({AlertDescription.HANDSHAKE_FAILURE, AlertDescription.INSUFFICIENT_SECURITY, AlertDescription.PROTOCOL_VERSION})
 #: silent hellos in a row after which the server is taken to have stopped answering
 MAX_CONSECUTIVE_STALLS = 2
 
 #: versions probed, newest first
 VERSIONS = (ProtocolVersion.TLS_1_3, ProtocolVersion.TLS_1_2, ProtocolVersion.TLS_1_1, ProtocolVersion.TLS_1_0, ProtocolVersion.SSL_3_0)
+LEGACY_VERSIONS = VERSIONS[1:]
+#: RFC 8446 §4.1.3: the last 8 bytes of a TLS 1.3 server's random when it negotiates 1.2 / below
+DOWNGRADE_SENTINEL_TLS12 = b"DOWNGRD\x01"
+DOWNGRADE_SENTINEL_TLS11 = b"DOWNGRD\x00"
 
 #: groups tried for TLS 1.3 (HelloRetryRequest) and for TLS <= 1.2 ECDHE (ServerKeyExchange)
 TLS13_GROUP_CANDIDATES = (
@@ -114,6 +137,8 @@ class _Flight:
     key_exchange: ServerKeyExchange | None = None
     certificate_request: CertificateRequest | None = None
     detail: str = ""
+    #: the first bytes received (is a malformed answer TLS at all?)
+    head: bytes = b""
 
     def describe(self) -> str:
         if self.outcome is _Outcome.ALERT and self.alert is not None:
@@ -160,11 +185,15 @@ class TlsEnumeration:
     _started: float = 0.0
     _answered_once: bool = False
     _out_of_budget: bool = False
+    #: the server refused the long hello: every offer is cut to MAX_SHORT_HELLO bytes
+    _short_hellos: bool = False
     _chains: list[tuple[bytes, ...]] = field(default_factory=list)
     _certificate_request: CertificateRequest | None = None
     _groups_seen: dict[int, None] = field(default_factory=dict)
     _dh_bits: dict[int, None] = field(default_factory=dict)
     _compression: dict[str, None] = field(default_factory=dict)
+    #: last 8 bytes of the random of the first TLS 1.2 ServerHello
+    _tls12_random_tail: bytes | None = None
     #: the first-contact offer and its answer, reused as the TLS 1.2 enumeration's first round
     _first_flight: tuple[list[int], _Flight] | None = None
     _consecutive_stalls: int = 0
@@ -184,10 +213,12 @@ class TlsEnumeration:
                 tls=False, observed_at=observed_at, target_name=target_name, server_name_indication=self.server_name,
                 handshakes=self.handshakes, notes=(first,),
             )
-        results = []
-        for version in VERSIONS:
+        tls13, tls13_groups = await self._enumerate_tls13()
+        results = [tls13]
+        for version in LEGACY_VERSIONS:
             results.append(await self._enumerate_version(version))
-        groups, groups_source = await self._enumerate_groups(results)
+        groups, groups_source = await self._enumerate_groups(results, tls13_groups)
+        fallback = await self._fallback_scsv(results)
         client_certificate, leaf_from_stdlib = await self._client_certificate(results)
         chain: tuple[bytes, ...] = self._chains[0] if self._chains else ()
         source = "tls-plaintext-flight" if chain else None
@@ -198,6 +229,10 @@ class TlsEnumeration:
         authorities = ()
         if self._certificate_request is not None:
             authorities = tuple(_name_or_hex(der) for der in self._certificate_request.certificate_authorities)
+        accepted = {result.version for result in results if result.accepted}
+        sentinel = None
+        if {ProtocolVersion.TLS_1_3.label, ProtocolVersion.TLS_1_2.label} <= accepted and self._tls12_random_tail is not None:
+            sentinel = self._tls12_random_tail == DOWNGRADE_SENTINEL_TLS12
         return TlsEvidence(
             tls=True,
             observed_at=observed_at,
@@ -212,6 +247,9 @@ class TlsEnumeration:
             certificate_source=source,
             client_certificate=client_certificate,
             client_certificate_authorities=authorities,
+            fallback_scsv=fallback,
+            downgrade_sentinel=sentinel,
+            short_hellos=self._short_hellos,
             handshakes=self.handshakes,
             complete=not self._out_of_budget and all(result.complete for result in results),
             notes=tuple(self.notes),
@@ -223,9 +261,27 @@ class TlsEnumeration:
         """One broad TLS 1.2 hello: does this port speak TLS at all? Returns why not, or None.
 
         Its answer is kept: the TLS 1.2 enumeration that follows starts from the same offer.
+        A long hello answered with anything but a ServerHello or a plain refusal gets one
+        retry with a short one; if that one is answered, every later offer is short too.
         """
-        suites = _candidates(ProtocolVersion.TLS_1_2)[: self._chunk_size(ProtocolVersion.TLS_1_2)]
-        flight = await self._offer(ProtocolVersion.TLS_1_2, suites)
+        version = ProtocolVersion.TLS_1_2
+        suites = _candidates(version)
+        flight = await self._offer(version, suites)
+        if _parsed_the_hello(flight):
+            self._first_flight = (suites, flight)
+            return None
+        if flight.outcome is not _Outcome.MALFORMED or _looks_like_tls(flight.head):
+            short = suites[: self._short_chunk(version)]
+            retry = await self._offer(version, short)
+            if retry.outcome in (_Outcome.SERVER_HELLO, _Outcome.ALERT):
+                self._short_hellos = True
+                self.notes.append(
+                    f"the server refused a ClientHello offering {len(suites)} suites ({flight.describe()}) and answered one of "
+                    f"{len(short)}: every offer was cut to hellos of at most {MAX_SHORT_HELLO} bytes"
+                )
+                self._first_flight = (short, retry)
+                return None
+            flight = retry
         if flight.outcome is _Outcome.MALFORMED and not self._answered_once:
             return f"the port does not answer a ClientHello with TLS ({flight.detail})"
         if flight.outcome is _Outcome.STALLED and not self._answered_once:
@@ -235,18 +291,18 @@ class TlsEnumeration:
             retry = await self._offer(ProtocolVersion.TLS_1_3, _candidates(ProtocolVersion.TLS_1_3))
             if not self._answered_once:
                 return f"the port closed the connection without a TLS answer to TLS 1.2 and TLS 1.3 ClientHellos ({retry.describe()})"
-        self._first_flight = (suites, flight)
         return None
 
     async def _enumerate_version(self, version: ProtocolVersion) -> VersionResult:
+        """SSLv3 .. TLS 1.2: offer, remove the pick, offer again until refused (module docstring)."""
         candidates = _candidates(version)
         size = self._chunk_size(version)
         chunks = [candidates[index : index + size] for index in range(0, len(candidates), size)]
         accepted: list[int] = []
-        chunk_of: dict[int, int] = {}
+        rounds: list[tuple[list[int], int]] = []
         refusal: str | None = None
         complete = True
-        for chunk_index, chunk in enumerate(chunks):
+        for chunk in chunks:
             remaining = list(chunk)
             stop_version = False
             while remaining:
@@ -261,8 +317,10 @@ class TlsEnumeration:
                         self.notes.append(f"{version.label}: server chose suite {hello.cipher_suite:#06x}, which was not offered")
                         refusal, stop_version = "chose a suite that was not offered", True
                         break
+                    if version is ProtocolVersion.TLS_1_2 and self._tls12_random_tail is None:
+                        self._tls12_random_tail = hello.random[-8:]
                     accepted.append(hello.cipher_suite)
-                    chunk_of[hello.cipher_suite] = chunk_index
+                    rounds.append((list(remaining), hello.cipher_suite))
                     remaining.remove(hello.cipher_suite)
                     continue
                 refusal = flight.describe()
@@ -274,30 +332,108 @@ class TlsEnumeration:
                 break
             if stop_version:
                 break
-        preference = await self._server_preference(version, accepted, chunk_of) if len(accepted) >= 2 else None
-        return VersionResult(
-            version=version.label,
-            accepted=bool(accepted),
-            suites=tuple(SuiteEntry(code=code, name=_suite_name(code)) for code in accepted),
-            server_preference=preference,
-            refusal=None if accepted and refusal in (None, "alert handshake_failure", "alert insufficient_security") else refusal,
-            complete=complete,
-        )
+        preference = await self._server_preference(version, accepted, rounds) if len(accepted) >= 2 else None
+        return _version_result(version, accepted, preference, refusal, complete)
 
-    async def _server_preference(self, version: ProtocolVersion, accepted: Sequence[int], chunk_of: dict[int, int]) -> bool | None:
+    async def _enumerate_tls13(self) -> tuple[VersionResult, list[int]]:
+        """TLS 1.3 suites and groups in the same rounds (module docstring); returns the groups too.
+
+        Each HelloRetryRequest names a suite and a group, both removed from the next offer.
+        The round that finds nothing offered suites S and groups G: if a group of G is
+        found afterwards (with suites known to work), S held no acceptable suite, since a
+        TLS 1.3 server takes any of its suites with any of its groups; otherwise S is
+        offered again with a group known to work.
+        """
+        version = ProtocolVersion.TLS_1_3
+        suites_left, groups_left = _candidates(version), list(TLS13_GROUP_CANDIDATES)
+        accepted: list[int] = []
+        groups: list[int] = []
+        rounds: list[tuple[list[int], int]] = []
+        refusal: str | None = None
+        complete = True
+        unresolved: tuple[list[int], list[int]] | None = None
+
+        async def round_(suites: list[int], offered_groups: list[int]) -> tuple[int, int | None] | None:
+            nonlocal refusal, complete
+            if self._budget_spent():
+                complete = False
+                return None
+            flight = await self._offer(version, suites, groups=offered_groups)
+            hello = flight.server_hello
+            if flight.outcome is _Outcome.SERVER_HELLO and hello is not None and hello.version == version:
+                if hello.cipher_suite not in suites:
+                    self.notes.append(f"{version.label}: server chose suite {hello.cipher_suite:#06x}, which was not offered")
+                    refusal, complete = "chose a suite that was not offered", False
+                    return None
+                group = hello.key_share_group
+                if group is not None and group not in offered_groups:
+                    self.notes.append(f"{version.label}: server asked for group {group:#06x}, which was not offered")
+                    group = None
+                rounds.append((list(suites), hello.cipher_suite))
+                return hello.cipher_suite, group
+            refusal = flight.describe()
+            if flight.outcome in (_Outcome.STALLED, _Outcome.MALFORMED) and not _refuses_version(flight, version):
+                self.notes.append(f"{version.label}: {refusal} (enumeration of this version stopped)")
+                complete = False
+            return None
+
+        # rounds that shrink both lists
+        while suites_left and groups_left:
+            pick = await round_(suites_left, groups_left)
+            if pick is None:
+                if accepted and complete:
+                    unresolved = (list(suites_left), list(groups_left))
+                break
+            suite, group = pick
+            accepted.append(suite)
+            suites_left.remove(suite)
+            if group is not None:
+                groups.append(group)
+                groups_left.remove(group)
+        # the rest of the groups, with suites known to work
+        found_after: list[int] = []
+        while accepted and complete and groups_left:
+            pick = await round_(accepted, groups_left)
+            if pick is None or pick[1] is None:
+                break
+            groups.append(pick[1])
+            found_after.append(pick[1])
+            groups_left.remove(pick[1])
+        # the rest of the suites, unless a later group showed the refused round lacked a suite
+        settled = unresolved is not None and any(group in unresolved[1] for group in found_after)
+        if accepted and complete and suites_left and not settled and (unresolved is not None or not groups_left):
+            while suites_left:
+                pick = await round_(suites_left, groups[:1] or list(TLS13_GROUP_CANDIDATES))
+                if pick is None:
+                    break
+                accepted.append(pick[0])
+                suites_left.remove(pick[0])
+        preference = await self._server_preference(version, accepted, rounds, groups=groups[:1]) if len(accepted) >= 2 else None
+        return _version_result(version, accepted, preference, refusal, complete), groups
+
+    async def _server_preference(
+        self, version: ProtocolVersion, accepted: Sequence[int], rounds: Sequence[tuple[list[int], int]], *, groups: Sequence[int] = ()
+    ) -> bool | None:
         """Does the server pick by its own order? (protocols.md §10.3)
 
-        The first two picks, offered reversed: a server that keeps its first pick orders by
-        itself. If the two were never offered together (different chunks), both orders are
-        needed: the same pick twice means server order.
+        From the rounds first: a pick with an accepted suite standing before it in that
+        offer does not follow the client's order. Otherwise the first two picks, offered
+        reversed: a server that keeps its first pick orders by itself. If the two were
+        never offered together (short hellos), both orders are needed: the same pick
+        twice means server order.
         """
+        known = set(accepted)
+        for offered, pick in rounds:
+            if any(suite in known for suite in offered[: offered.index(pick)]):
+                return True
         first, second = accepted[0], accepted[1]
-        offers = [[second, first]] if chunk_of.get(first) == chunk_of.get(second) else [[first, second], [second, first]]
+        together = any(pick == first and second in offered for offered, pick in rounds)
+        offers = [[second, first]] if together else [[first, second], [second, first]]
         picks = []
         for offer in offers:
             if self._budget_spent():
                 return None
-            flight = await self._offer(version, offer)
+            flight = await self._offer(version, offer, groups=groups or DEFAULT_GROUPS)
             hello = flight.server_hello
             if flight.outcome is not _Outcome.SERVER_HELLO or hello is None or hello.cipher_suite not in offer:
                 return None
@@ -306,42 +442,53 @@ class TlsEnumeration:
             return picks[0] == first
         return picks[0] == picks[1]
 
-    async def _enumerate_groups(self, results: Sequence[VersionResult]) -> tuple[tuple[GroupEntry, ...], str | None]:
-        by_version = {result.version: result for result in results}
-        tls13 = by_version.get(ProtocolVersion.TLS_1_3.label)
+    async def _enumerate_groups(self, results: Sequence[VersionResult], tls13_groups: Sequence[int]) -> tuple[tuple[GroupEntry, ...], str | None]:
+        """TLS 1.3 groups came with its suites; without TLS 1.3, the ECDHE curves of the newest version."""
+        if tls13_groups:
+            return tuple(_group_entry(code) for code in tls13_groups), "tls1.3-hello-retry"
         chosen: list[int] = []
         source: str | None = None
-        if tls13 is not None and tls13.accepted:
-            suites = [entry.code for entry in tls13.suites]
-            source = "tls1.3-hello-retry"
-            remaining = list(TLS13_GROUP_CANDIDATES)
+        for result in results:
+            if result.version == ProtocolVersion.TLS_1_3.label:
+                continue
+            ecdhe = [entry.code for entry in result.suites if _kex_layout(entry.code) is EphemeralKeyExchange.ECDHE]
+            if not ecdhe:
+                continue
+            version = next(v for v in VERSIONS if v.label == result.version)
+            source = f"{version.label.lower()}-server-key-exchange"
+            remaining = list(ECDHE_GROUP_CANDIDATES)
             while remaining and not self._budget_spent():
-                flight = await self._offer(ProtocolVersion.TLS_1_3, suites, groups=remaining)
-                hello = flight.server_hello
-                group = hello.key_share_group if hello is not None and hello.version == ProtocolVersion.TLS_1_3 else None
-                if group is None or group not in remaining:
+                flight = await self._offer(version, ecdhe, groups=remaining)
+                exchange = flight.key_exchange
+                if exchange is None or exchange.group is None or exchange.group not in remaining:
                     break
-                chosen.append(group)
-                remaining.remove(group)
-        else:
-            for result in results:
-                ecdhe = [entry.code for entry in result.suites if _kex_layout(entry.code) is EphemeralKeyExchange.ECDHE]
-                if not ecdhe:
-                    continue
-                version = next(v for v in VERSIONS if v.label == result.version)
-                source = "tls1.2-server-key-exchange" if version is ProtocolVersion.TLS_1_2 else f"{version.label.lower()}-server-key-exchange"
-                remaining = list(ECDHE_GROUP_CANDIDATES)
-                while remaining and not self._budget_spent():
-                    flight = await self._offer(version, ecdhe, groups=remaining)
-                    exchange = flight.key_exchange
-                    if exchange is None or exchange.group is None or exchange.group not in remaining:
-                        break
-                    chosen.append(exchange.group)
-                    remaining.remove(exchange.group)
-                break
+                chosen.append(exchange.group)
+                remaining.remove(exchange.group)
+            break
         if not chosen and self._groups_seen:
             chosen, source = list(self._groups_seen), "tls1.2-server-key-exchange"
         return tuple(_group_entry(code) for code in chosen), source
+
+    async def _fallback_scsv(self, results: Sequence[VersionResult]) -> FallbackScsv | None:
+        """RFC 7507: a hello for a lower accepted version, with TLS_FALLBACK_SCSV, must be refused.
+
+        Tested when a version below TLS 1.2 is accepted beside a newer one: that is where a
+        forced fallback lands on a weaker protocol (TLS 1.3 servers show the RFC 8446
+        downgrade sentinel for free instead, see ``downgrade_sentinel``).
+        """
+        accepted = [result for result in results if result.accepted and result.version != ProtocolVersion.TLS_1_3.label]
+        if len(accepted) < 2 or accepted[1].version == ProtocolVersion.TLS_1_2.label or self._budget_spent():
+            return None
+        lower = accepted[1]
+        version = next(v for v in VERSIONS if v.label == lower.version)
+        flight = await self._offer(version, [*(entry.code for entry in lower.suites), TLS_FALLBACK_SCSV])
+        if flight.outcome is _Outcome.ALERT and flight.alert is not None and flight.alert.description == AlertDescription.INAPPROPRIATE_FALLBACK:
+            return FallbackScsv.HONOURED
+        hello = flight.server_hello
+        if flight.outcome is _Outcome.SERVER_HELLO and hello is not None and hello.version == version:
+            return FallbackScsv.IGNORED
+        self.notes.append(f"TLS_FALLBACK_SCSV with {version.label}: {flight.describe()} (no verdict)")
+        return FallbackScsv.UNCLEAR
 
     async def _client_certificate(self, results: Sequence[VersionResult]) -> tuple[ClientCertificate, bytes | None]:
         accepted = {result.version for result in results if result.accepted}
@@ -420,6 +567,7 @@ class TlsEnumeration:
             groups=groups,
             compression_methods=(CompressionMethod.DEFLATE, CompressionMethod.NULL) if legacy else (CompressionMethod.NULL,),
             record_version=ProtocolVersion.SSL_3_0 if version is ProtocolVersion.SSL_3_0 else ProtocolVersion.TLS_1_0,
+            pad=True,
         )
         self.handshakes += 1
         try:
@@ -468,6 +616,8 @@ class TlsEnumeration:
                     flight.outcome = _Outcome.CLOSED
                     flight.detail = flight.detail or "closed without alert"
                 return flight
+            if received < 5:
+                flight.head = (flight.head + chunk)[:5]
             received += len(chunk)
             if received > limits.max_read:
                 flight.outcome, flight.detail = _Outcome.MALFORMED, f"more than {limits.max_read} bytes without completing the server flight"
@@ -514,14 +664,20 @@ class TlsEnumeration:
         return self._out_of_budget
 
     def _chunk_size(self, version: ProtocolVersion) -> int:
-        """How many suites fit a hello of at most MAX_HELLO_RECORD bytes (never fewer than MINIMUM_CHUNK)."""
+        """Suites per hello: all of them, unless the server refused the long hello (or SSLv3)."""
+        if self._short_hellos or version is ProtocolVersion.SSL_3_0:
+            return self._short_chunk(version)
+        return len(_candidates(version))
+
+    def _short_chunk(self, version: ProtocolVersion) -> int:
+        """How many suites fit a hello of at most MAX_SHORT_HELLO bytes (never fewer than MINIMUM_CHUNK)."""
         base = len(
             build_client_hello(
                 version=version, cipher_suites=[0], random=bytes(32), session_id=bytes(0 if version is not ProtocolVersion.TLS_1_3 else 32),
                 server_name=self.server_name, compression_methods=(1, 0) if version is not ProtocolVersion.TLS_1_3 else (0,),
             )
         ) - 2
-        return max(MINIMUM_CHUNK, (MAX_HELLO_RECORD - base) // 2)
+        return max(MINIMUM_CHUNK, (MAX_SHORT_HELLO - base) // 2)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -561,6 +717,29 @@ def _take(flight: _Flight, event: Any, version: ProtocolVersion) -> bool:
     elif event.msg_type == HandshakeType.SERVER_HELLO_DONE:
         return True
     return False
+
+
+def _parsed_the_hello(flight: _Flight) -> bool:
+    """A ServerHello, or a refusal that shows the server read the offer (not a parse failure)."""
+    if flight.outcome is _Outcome.SERVER_HELLO:
+        return True
+    return flight.outcome is _Outcome.ALERT and flight.alert is not None and flight.alert.description in _PLAIN_REFUSALS
+
+
+def _looks_like_tls(head: bytes) -> bool:
+    """A TLS record header: content type 20-23, major version 3."""
+    return len(head) >= 2 and 20 <= head[0] <= 23 and head[1] == 3
+
+
+def _version_result(version: ProtocolVersion, accepted: Sequence[int], preference: bool | None, refusal: str | None, complete: bool) -> VersionResult:
+    return VersionResult(
+        version=version.label,
+        accepted=bool(accepted),
+        suites=tuple(SuiteEntry(code=code, name=_suite_name(code)) for code in accepted),
+        server_preference=preference,
+        refusal=None if accepted and refusal in (None, "alert handshake_failure", "alert insufficient_security") else refusal,
+        complete=complete,
+    )
 
 
 def _refuses_version(flight: _Flight, version: ProtocolVersion) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,14 +18,14 @@ from pathlib import Path
 import pytest
 from scapy.layers.tls.record import TLS
 
-from lab.certs import CertificateKey
+from lab.certs import CertificateKey, ensure_certificate
 from lab.services._common import ServiceContext
 from lab.services.tls import Options, TlsVersion, serve
 from porthole.errors import ErrorReason
 from porthole.model import PortObservation, PortState, Protocol, Reason
 from porthole.services.base import ProbeContext, ProbeFailure, ProbeLimits
 from porthole.services.tls import TlsProbe
-from porthole.services.tls.probe import MAX_HELLO_RECORD
+from porthole.services.tls.probe import MAX_SHORT_HELLO
 from porthole.targets import Target
 
 PROBE = TlsProbe()
@@ -58,6 +60,32 @@ async def lab_server(tmp_path: Path, options: Options) -> AsyncIterator[int]:
         await running.close()
 
 
+@asynccontextmanager
+async def openssl_server(tmp_path: Path, *options: str) -> AsyncIterator[int]:
+    """``openssl s_server -www`` with ``options`` on a free loopback port (for what Python's ssl cannot set, e.g. -groups)."""
+    paths = ensure_certificate(tmp_path / "certs", "s-server", common_name="s-server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["openssl", "s_server", "-www", "-quiet", "-accept", f"127.0.0.1:{port}", "-cert", str(paths.certificate), "-key", str(paths.private_key), *options],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            break
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=5)
+
+
 def accepted(evidence: dict) -> dict[str, set[int]]:
     return {version["version"]: {suite["code"] for suite in version["suites"]} for version in evidence["versions"] if version["accepted"]}
 
@@ -85,6 +113,8 @@ async def test_weak_legacy_server_accepts_exactly_aes128_sha_on_tls10_to_12(tmp_
     assert evidence["client_certificate"] == "not-requested" and evidence["groups"] == []
     # And the findings name every weakness, graded by the tables
     assert finding_ids(evidence) == {"tls-legacy-version", "tls-no-forward-secrecy", "tls-self-signed-cert", "tls-expired-cert", "tls-weak-key"}
+    # And OpenSSL refuses a TLS 1.1 hello carrying TLS_FALLBACK_SCSV (so no downgrade finding)
+    assert evidence["fallback_scsv"] == "honoured"
     # far fewer handshakes than one per suite and version (350 suites x 5 versions)
     assert evidence["handshakes"] < 25
 
@@ -101,6 +131,39 @@ async def test_hardened_server_accepts_only_ecdhe_aead_and_raises_no_finding(tmp
     assert (leaf["self_signed"], leaf["issued_by_next"], ca["self_signed"], ca["is_ca"]) == (False, True, True, True)
     assert finding_ids(evidence) == set()
     assert PROBE.summarise(evidence).startswith("TLSv1.3, TLSv1.2; 6 suites; grade A; Mozilla intermediate; CN=unit,O=porthole lab RSA-2048")
+    # And OpenSSL's TLS 1.2 ServerHello carries the TLS 1.3 downgrade sentinel
+    assert evidence["downgrade_sentinel"] is True and evidence["fallback_scsv"] is None
+
+
+async def test_tls13_suites_and_groups_are_found_exactly_in_shared_rounds(tmp_path: Path) -> None:
+    # Given an OpenSSL server speaking TLS 1.3 only, with 2 suites and 3 groups, choosing by the client's order
+    options = ("-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256", "-groups", "X25519:secp384r1:ffdhe3072")
+    async with openssl_server(tmp_path, *options) as port:
+        evidence = await PROBE.run(context_for(port))
+    # Then exactly those suites and groups are reported
+    assert accepted(evidence) == {"TLSv1.3": {0x1302, 0x1303}}
+    assert {group["name"] for group in evidence["groups"]} == {"x25519", "secp384r1", "ffdhe3072"}
+    assert evidence["groups_source"] == "tls1.3-hello-retry"
+    tls13 = next(v for v in evidence["versions"] if v["version"] == "TLSv1.3")
+    assert tls13["server_preference"] is False and tls13["complete"]
+    # And each round found a suite and a group at once: 2 shared rounds + 1 refused, 1 more
+    # group + 1 refused, 1 reversed-pair hello; plus 1 first contact, TLS 1.1 and 1.0 one
+    # each, SSLv3 two (its hellos cannot be padded, so they stay short), 1 stdlib handshake
+    # for the certificate: 12, where suites and groups apart would cost 15
+    assert evidence["handshakes"] == 12
+
+
+async def test_server_order_is_read_from_the_rounds_without_an_extra_hello(tmp_path: Path) -> None:
+    # Given the same server, now enforcing its own order (CHACHA20 before AES-256)
+    options = (
+        "-tls1_3", "-serverpref", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384", "-groups", "X25519:secp384r1:ffdhe3072",
+    )
+    async with openssl_server(tmp_path, *options) as port:
+        evidence = await PROBE.run(context_for(port))
+    tls13 = next(v for v in evidence["versions"] if v["version"] == "TLSv1.3")
+    # Then its picks (CHACHA20 first, though AES-256 stood earlier in the offer) prove it
+    assert [suite["code"] for suite in tls13["suites"]] == [0x1303, 0x1302] and tls13["server_preference"] is True
+    assert evidence["handshakes"] == 11  # one fewer: no reversed-pair hello
 
 
 async def test_server_requiring_client_certificates_is_seen_as_requiring_them(tmp_path: Path) -> None:
@@ -127,7 +190,7 @@ async def test_tls13_only_server_gets_its_certificate_from_one_stdlib_handshake(
     assert evidence["client_certificate"] == "required"
 
 
-async def test_every_hello_fits_255_bytes(tmp_path: Path) -> None:
+async def test_no_hello_has_the_length_the_f5_bug_hangs_on(tmp_path: Path) -> None:
     # Given a recording server that answers nothing useful but keeps every hello
     hellos: list[bytes] = []
 
@@ -137,9 +200,31 @@ async def test_every_hello_fits_255_bytes(tmp_path: Path) -> None:
 
     async with scripted_server(record) as port:
         await PROBE.run(context_for(port, hostname="charger-17.depot.example"))
-    # Then every hello the enumeration sent stays within nmap's 255-byte bound
-    assert hellos and max(len(hello) for hello in hellos) <= MAX_HELLO_RECORD
-    assert all(TLS(hello).type == 22 for hello in hellos)
+    # Then no ClientHello message is 256-511 bytes long (RFC 7685 padding takes it past)
+    assert hellos and all(TLS(hello).type == 22 for hello in hellos)
+    lengths = [len(hello) - 5 for hello in hellos]
+    assert not [length for length in lengths if 256 <= length < 512], lengths
+    # And the TLS 1.2 offer is one long hello with every candidate suite, not chunks
+    assert max(len(offered(hello)[1]) for hello in hellos) > 300
+
+
+async def test_a_server_refusing_long_hellos_is_enumerated_with_short_ones() -> None:
+    # Given a legacy server whose stack drops any record longer than 255 bytes
+    inner = legacy_server([0x0005, 0x000A, 0xC013], {0x0301, 0x0302, 0x0303})
+    sizes: list[int] = []
+
+    async def answer(hello: bytes) -> bytes | None:
+        sizes.append(len(hello))
+        return None if len(hello) > MAX_SHORT_HELLO else await inner(hello)
+
+    async with scripted_server(answer) as port:
+        evidence = await PROBE.run(context_for(port))
+    # Then it is still enumerated exactly, every offer after the first long one short
+    assert evidence["short_hellos"] is True
+    assert accepted(evidence)["TLSv1.2"] == {0x0005, 0x000A, 0xC013}
+    assert accepted(evidence)["TLSv1.0"] == {0x0005, 0x000A, 0xC013}
+    assert sizes[0] > MAX_SHORT_HELLO and max(sizes[1:]) <= MAX_SHORT_HELLO
+    assert any("cut to hellos of at most 255 bytes" in note for note in evidence["notes"])
 
 
 # --------------------------------------------------------------------------- scripted peers
@@ -228,6 +313,8 @@ async def test_scripted_3des_rc4_export_server_is_enumerated_exactly() -> None:
         result = next(v for v in evidence["versions"] if v["version"] == version)
         assert {suite["code"] for suite in result["suites"]} == {0x0005, 0x000A, 0x0003} and result["server_preference"] is True
     assert finding_ids(evidence) >= {"tls-weak-cipher", "tls-legacy-version", "tls-no-forward-secrecy"}
+    # And it ignores TLS_FALLBACK_SCSV, as such old stacks do
+    assert evidence["fallback_scsv"] == "ignored" and "tls-no-downgrade-protection" in finding_ids(evidence)
     weak = next(f for f in PROBE.assess(evidence, context_for(port).observation) if f.id == "tls-weak-cipher")
     assert weak.severity.value == "critical"  # export suites
     assert any("TLS_RSA_WITH_3DES_EDE_CBC_SHA (0x000a): 64-bit-block" in line for line in weak.evidence)
