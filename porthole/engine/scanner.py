@@ -480,11 +480,21 @@ class Scanner:
                 summary = _summarise(probe, result.evidence) or current.summary
                 scan.observations[observation.ref] = replace(current, evidence={**current.evidence, probe.id: result.evidence}, summary=summary)
 
+        async def fingerprint_port(observation: PortObservation) -> None:
+            claimed = [probe for probe in self._probes if probe.claims(observation)]
+            async with asyncio.TaskGroup() as port_group:
+                for probe in claimed:
+                    port_group.create_task(run_probe(probe, observation))
+            # follow-ups decide from what those probes found (the TLS probe on an
+            # uncatalogued port that stayed silent on connect)
+            current = scan.observations[observation.ref]
+            for probe in self._probes:
+                if probe not in claimed and _follows_up(probe, current):
+                    await run_probe(probe, current)
+
         async with asyncio.TaskGroup() as group:
             for observation in open_ports:
-                for probe in self._probes:
-                    if probe.claims(observation):
-                        group.create_task(run_probe(probe, observation))
+                group.create_task(fingerprint_port(observation))
 
     # ---------------------------------------------------------------- results
     def _finish(self, scan: _HostScan, *, complete: bool) -> HostResult:
@@ -526,6 +536,18 @@ def _error_reason(exc: Exception) -> str:
     if isinstance(exc, CodecError):
         return ErrorReason.MALFORMED.value
     return ErrorReason.BUG.value
+
+
+def _follows_up(probe: Any, observation: PortObservation) -> bool:
+    """``probe.follows_up(observation)`` for probes that have one; a bug there is logged, not raised."""
+    follows_up = getattr(probe, "follows_up", None)
+    if follows_up is None:
+        return False
+    try:
+        return bool(follows_up(observation))
+    except Exception:
+        log.exception("follows_up of probe %s failed", probe.id)
+        return False
 
 
 def _summarise(probe: Any, evidence: dict[str, Any]) -> str | None:

@@ -13,7 +13,11 @@ A probe is a class (one per ``services/<name>/`` package) with:
   built with ``porthole.findings.finding`` so ids, severities, titles, settings and
   recommendations all come from the documented table (``catalog/findings.toml``);
 * ``summarise(evidence) -> str | None``: one line for the ports table ("OpenSSH_9.2p1",
-  "Modbus: Acme CC 5.32"), like nmap's VERSION column.
+  "Modbus: Acme CC 5.32"), like nmap's VERSION column;
+* optionally ``follows_up(observation) -> bool``: whether it applies to an open port it
+  did not claim, judged from the evidence the claiming probes left on ``observation``
+  (the engine asks once they have finished): the TLS probe takes an uncatalogued port
+  whose banner grab found it silent, since a TLS server waits for the client's hello.
 
 Rules every probe follows (architecture.md §5.4, protocols.md §0):
 

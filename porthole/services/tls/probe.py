@@ -161,8 +161,22 @@ class TlsProbe:
     def claims(self, observation: PortObservation) -> bool:
         return observation.protocol is Protocol.TCP and observation.service in self.services
 
+    def follows_up(self, observation: PortObservation) -> bool:
+        """An uncatalogued TCP port whose banner grab heard nothing (or a TLS record): one hello decides.
+
+        A TLS server never speaks first, so a peer that volunteered a banner is left
+        alone; a silent one gets one ClientHello, and the full enumeration if it answers
+        with TLS (issue 4: "plus any open port where a handshake succeeds").
+        """
+        if observation.protocol is not Protocol.TCP or observation.service is not None:
+            return False
+        banner = observation.evidence.get("banner")
+        if not isinstance(banner, dict):
+            return False
+        return banner.get("protocol") == "tls" or (banner.get("speaks_first") is False and banner.get("stopped") == "stalled")
+
     async def run(self, context: ProbeContext) -> dict[str, Any]:
-        evidence = await TlsEnumeration(context).run()
+        evidence = await TlsEnumeration(context, speculative=context.observation.service is None).run()
         return to_jsonable(evidence)
 
     def assess(self, evidence: dict[str, Any], observation: PortObservation) -> list[Finding]:
@@ -180,6 +194,8 @@ class TlsEnumeration:
     random_bytes: Callable[[int], bytes] = secrets.token_bytes
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
     budget: float = ENUMERATION_BUDGET
+    #: an uncatalogued port tried because it was silent: no answer means "not TLS", not a failure
+    speculative: bool = False
     handshakes: int = 0
     notes: list[str] = field(default_factory=list)
     _started: float = 0.0
@@ -270,6 +286,8 @@ class TlsEnumeration:
         if _parsed_the_hello(flight):
             self._first_flight = (suites, flight)
             return None
+        if self.speculative and flight.outcome is _Outcome.STALLED:
+            return f"no answer to a TLS ClientHello within {self.context.limits.first_byte:g} s: the port does not speak TLS, or waits for something else"
         if flight.outcome is not _Outcome.MALFORMED or _looks_like_tls(flight.head):
             short = suites[: self._short_chunk(version)]
             retry = await self._offer(version, short)

@@ -21,8 +21,11 @@ from scapy.layers.tls.record import TLS
 from lab.certs import CertificateKey, ensure_certificate
 from lab.services._common import ServiceContext
 from lab.services.tls import Options, TlsVersion, serve
+from porthole.catalog import select_ports
+from porthole.engine import DiscoveryMode, ScanConfig, Scanner, TimingPolicy
 from porthole.errors import ErrorReason
-from porthole.model import PortObservation, PortState, Protocol, Reason
+from porthole.services.banner import BannerProbe
+from porthole.model import PortObservation, PortState, ProbeStatus, Protocol, Reason
 from porthole.services.base import ProbeContext, ProbeFailure, ProbeLimits
 from porthole.services.tls import TlsProbe
 from porthole.services.tls.probe import MAX_SHORT_HELLO
@@ -459,3 +462,60 @@ async def test_server_stalling_after_the_first_answers_ends_enumeration_as_incom
     assert evidence["tls"] is True and evidence["complete"] is False
     assert any("no answer (enumeration of this version stopped)" in note for note in evidence["notes"])
     assert any("the server stopped answering (2 hellos in a row without a reply)" in note for note in evidence["notes"])
+
+
+# --------------------------------------------------------------------------- uncatalogued ports
+
+
+async def test_an_uncatalogued_silent_port_that_answers_tls_is_audited_as_tls(tmp_path: Path) -> None:
+    # Given 127.0.0.92 with three uncatalogued ports: a TLS server (silent on connect, as
+    # TLS servers are), a silent plain TCP service, and a service that speaks first
+    address = "127.0.0.92"
+    tls_server = await serve(address, [8443], MISCONF_WEB, context=ServiceContext(state_dir=tmp_path / "state" / "u", name="u"))
+    hellos_to_the_talker: list[bytes] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):  # takes the hello, says nothing, until the client leaves
+            pass
+        writer.close()
+
+    async def talker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 device ready\r\n")
+        await writer.drain()
+        data = await reader.read(65536)
+        if data:
+            hellos_to_the_talker.append(data)
+        writer.close()
+
+    quiet = await asyncio.start_server(silent, address, 9000)
+    chatty = await asyncio.start_server(talker, address, 9001)
+    config = ScanConfig(
+        ports=tuple(select_ports("+8443,+9000,+9001")),
+        timing=TimingPolicy(initial_timeout=0.3, min_timeout=0.05, max_timeout=0.5),
+        discovery=DiscoveryMode.NONE,
+        per_host_rate=1000.0,
+        fingerprint=True,
+        probe_budget=15.0,
+    )
+    try:
+        # When the host is audited with the banner and TLS probes
+        outcome = await Scanner(config, probes=[BannerProbe(), TlsProbe()]).run([Target(address=ipaddress.ip_address(address), spec=address)], total=1)
+    finally:
+        await tls_server.close()
+        for server in (quiet, chatty):
+            server.close()
+            await server.wait_closed()
+    (host,) = outcome.hosts
+    ports = {port.port: port for port in host.ports}
+    # Then 8443 carries a full TLS enumeration, summarised as TLS
+    tls = ports[8443].evidence["tls"]
+    assert tls["tls"] is True and accepted(tls) == {"TLSv1.2": {0x002F}, "TLSv1.1": {0x002F}, "TLSv1.0": {0x002F}}
+    assert ports[8443].summary.startswith("TLSv1.2, TLSv1.1, TLSv1.0; 3 suites")
+    assert "tls-legacy-version" in finding_ids(tls)
+    # And the silent plain port got one hello, no answer, recorded as "not TLS", not as an error
+    quiet_tls = ports[9000].evidence["tls"]
+    assert quiet_tls["tls"] is False and quiet_tls["handshakes"] == 1 and "does not speak TLS" in quiet_tls["notes"][0]
+    assert ports[9000].summary == "silent on connect"  # the banner's summary (TLS adds none)
+    assert all(probe.status is ProbeStatus.COMPLETED for probe in host.probes)
+    # And the port that spoke first was never sent a hello
+    assert "tls" not in ports[9001].evidence and hellos_to_the_talker == []
