@@ -44,7 +44,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench._common import bench_copy_of_site, running_site, say
-from bench.sweep import BENCH_DIRECTORY, RESULTS_DIRECTORY, flush_neighbour_caches, machine_info, run_measured
+from bench.sweep import BENCH_DIRECTORY, RESULTS_DIRECTORY, _Capture, _peak_in_window, _peak_overlap, decode_frame, flush_neighbour_caches, machine_info, run_measured
 from lab import control
 from lab.site import Site, expected_port_states
 from porthole.model import PortRef, Protocol
@@ -188,6 +188,51 @@ class ToolRun:
     wall_s: float
     peak_rss_kb: int
     exit_status: int
+    connections: TlsTraffic | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsTraffic:
+    """TCP connections the capture saw one tool open to the lab (first SYN of each 4-tuple)."""
+
+    total: int
+    #: to the benchmark's endpoints only (the audit also connects elsewhere, e.g. reach)
+    per_endpoint: dict[str, int]
+    #: the most any one host saw: alive at once, and started in any sliding second
+    peak_concurrent_per_host: int
+    peak_new_per_second_per_host: int
+
+
+def summarise_connections(records: Sequence[tuple[int, int, bytes]], scanner: str, endpoints: Sequence[tuple[str, int]]) -> TlsTraffic:
+    lifetimes: dict[tuple[str, int, int], list[int]] = {}
+    for frame in (decode_frame(*record) for record in records):
+        if frame.kind != "tcp":
+            continue
+        if frame.source == scanner:
+            key = (frame.destination, frame.destination_port, frame.source_port)
+            if frame.tcp_flags & 0x02 and not frame.tcp_flags & 0x10:
+                lifetimes.setdefault(key, [frame.stamp_ns, frame.stamp_ns])
+        else:
+            key = (frame.source, frame.source_port, frame.destination_port)
+        if key in lifetimes:
+            lifetimes[key][1] = frame.stamp_ns
+    wanted = {f"{address}:{port}" for address, port in endpoints}
+    per_endpoint: dict[str, int] = {endpoint: 0 for endpoint in sorted(wanted)}
+    by_host: dict[str, list[tuple[int, int]]] = {}
+    for (host, port, _source_port), (start, end) in lifetimes.items():
+        if f"{host}:{port}" in wanted:
+            per_endpoint[f"{host}:{port}"] += 1
+        by_host.setdefault(host, []).append((start, end))
+    return TlsTraffic(
+        total=len(lifetimes),
+        per_endpoint=per_endpoint,
+        peak_concurrent_per_host=max((_peak_overlap(intervals) for intervals in by_host.values()), default=0),
+        peak_new_per_second_per_host=max((_peak_in_window(sorted(start for start, _ in intervals), 1_000_000_000) for intervals in by_host.values()), default=0),
+    )
+
+
+def _file_name(tool: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in tool).strip("_")
 
 
 def version_of(argv: Sequence[str]) -> str:
@@ -260,9 +305,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             for tool, command in commands.items():
                 flush_neighbour_caches(state)
                 say(f"bench: {tool} on {len(targets)} endpoints ...")
-                finished = run_measured([*control.scanner_prefix(site), *command], stdout=work / f"{tool}.stdout", stderr=work / f"{tool}.stderr")
-                runs.append(ToolRun(tool=tool, argv=tuple(command), wall_s=round(finished.wall_s, 3), peak_rss_kb=finished.peak_rss_kb, exit_status=finished.exit_status))
-                say(f"  {tool}: {finished.wall_s:.1f} s, {finished.peak_rss_kb / 1024:.1f} MB, exit {finished.exit_status}")
+                recorder = _Capture(site, work / f"{_file_name(tool)}.frames.json")
+                recorder.start()
+                try:
+                    finished = run_measured([*control.scanner_prefix(site), *command], stdout=work / f"{_file_name(tool)}.stdout", stderr=work / f"{_file_name(tool)}.stderr")
+                finally:
+                    frames = recorder.stop()
+                traffic = summarise_connections(frames, str(site.scanner), endpoints)
+                runs.append(ToolRun(tool=tool, argv=tuple(command), wall_s=round(finished.wall_s, 3), peak_rss_kb=finished.peak_rss_kb, exit_status=finished.exit_status, connections=traffic))
+                say(
+                    f"  {tool}: {finished.wall_s:.1f} s, {finished.peak_rss_kb / 1024:.1f} MB, exit {finished.exit_status}, "
+                    f"{traffic.total} connections (at most {traffic.peak_concurrent_per_host} at once and {traffic.peak_new_per_second_per_host} new in a second per host)"
+                )
     finally:
         shutil.copytree(work, arguments.results / f"tls-{stamp}")
         shutil.rmtree(work, ignore_errors=True)
@@ -309,14 +363,21 @@ def render(runs: Sequence[ToolRun], accepted: Mapping[str, Accepted], agreements
         f"({machine['git_uncommitted_paths']} uncommitted paths), sslyze {machine['sslyze']}, {machine['testssl']}, {machine['cpus']} CPUs, "
         f"load average {machine['load_average_at_start'][0]:.1f} at start and {machine['load_average_at_end'][0]:.1f} at end",  # type: ignore[index]
         "",
-        "| tool | wall s | peak RSS MB | porthole's time as a share of it | exit |",
-        "|---|---|---|---|---|",
+        "| tool | wall s | peak RSS MB | porthole's time as a share of it | connections (per endpoint) | per host: at once / new in 1 s | exit |",
+        "|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         share = f"{porthole.wall_s / run.wall_s:.3f}" if porthole is not None and run.wall_s else "-"
         if run.tool.startswith("porthole "):
             share = "(what-if)"
-        lines.append(f"| {run.tool} | {run.wall_s:.2f} | {run.peak_rss_kb / 1024:.1f} | {share} | {run.exit_status} |")
+        traffic = run.connections
+        connections = "-"
+        caps = "-"
+        if traffic is not None:
+            counts = list(traffic.per_endpoint.values())
+            connections = f"{traffic.total} ({min(counts)}-{max(counts)})" if counts else str(traffic.total)
+            caps = f"{traffic.peak_concurrent_per_host} / {traffic.peak_new_per_second_per_host}"
+        lines.append(f"| {run.tool} | {run.wall_s:.2f} | {run.peak_rss_kb / 1024:.1f} | {share} | {connections} | {caps} | {run.exit_status} |")
     lines += ["", "| endpoint | porthole: versions (suites) | vs sslyze | vs testssl.sh |", "|---|---|---|---|"]
     ours = accepted.get("porthole", {})
     for address, port in endpoints:

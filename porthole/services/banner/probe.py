@@ -11,10 +11,12 @@ the whole ``BANNER_WINDOW``: a peer trickling one byte a second costs five secon
 not the engine's whole probe budget, and its bytes are still evidence. The evidence
 says which (``ReadStop``).
 
-Must not: send a single byte. A silent peer stays silent: guessing a protocol by
-sending HTTP or TLS hellos to an unknown service on a charger in service is exactly
-the nmap ``-sV`` behaviour (dozens of payloads per port) porthole avoids; the silence
-is recorded as the fact it is.
+Must not: send a single byte. The silence is recorded as the fact it is. The one
+follow-up porthole allows on a silent port is a single TLS ClientHello from the TLS
+probe (``TlsProbe.follows_up``): TLS servers never speak first, and TLS is the one
+protocol the audit must find on any port. Guessing further protocols by sending HTTP,
+Modbus or other payloads to an unknown service on a charger in service is exactly the
+nmap ``-sV`` behaviour (dozens of payloads per port) porthole avoids.
 """
 
 from __future__ import annotations
