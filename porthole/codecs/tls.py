@@ -52,6 +52,7 @@ from typing import Final
 from porthole.codecs._errors import CodecError
 
 __all__ = [
+    "alert_name",
     "ProtocolVersion",
     "ContentType",
     "HandshakeType",
@@ -492,14 +493,19 @@ class Alert:
 
     @property
     def name(self) -> str:
-        try:
-            return AlertDescription(self.description).name.lower()
-        except ValueError:
-            return f"unknown-{self.description}"
+        return alert_name(self.description)
 
     @property
     def fatal(self) -> bool:
         return self.level == AlertLevel.FATAL
+
+
+def alert_name(description: int) -> str:
+    """``handshake_failure`` for 40; ``unknown_201`` for a code outside RFC 5246 §7.2 / RFC 8446 §6."""
+    try:
+        return AlertDescription(description).name.lower()
+    except ValueError:
+        return f"unknown_{description}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,14 +33,31 @@ description. ServerHello body (§7.4.1.3): version (2), random (32), session id
 
 A truncated last record is not an error: the server (or our read limit) may have
 stopped mid-record; ``TlsServerFlight.truncated`` says so.
+
+The record layer, handshake reassembly and the ServerHello and Certificate parsers are
+``porthole.codecs.tls``'s (the TLS probe's); this module only folds their events into
+the facts above and adds the caps of a whole flight (handshake bytes, chain length).
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 from porthole.codecs._errors import CodecError
+from porthole.codecs.tls import (
+    MAX_RECORD_PAYLOAD,
+    NEED_DATA,
+    Alert,
+    ChangeCipherSpec,
+    ContentType,
+    HandshakeMessage,
+    HandshakeType,
+    OpaqueRecord,
+    RecordReader,
+    alert_name,
+    parse_certificate,
+    parse_server_hello,
+)
 
 __all__ = [
     "CONTENT_CHANGE_CIPHER_SPEC",
@@ -52,66 +69,31 @@ __all__ = [
     "HANDSHAKE_SERVER_KEY_EXCHANGE",
     "HANDSHAKE_CERTIFICATE_REQUEST",
     "HANDSHAKE_SERVER_HELLO_DONE",
-    "ALERT_NAMES",
+    "MAX_RECORD_LENGTH",
+    "MAX_HANDSHAKE_BYTES",
+    "MAX_CERTIFICATES",
     "TlsAlert",
     "TlsServerFlight",
     "parse_server_flight",
     "alert_name",
 ]
 
-CONTENT_CHANGE_CIPHER_SPEC = 20
-CONTENT_ALERT = 21
-CONTENT_HANDSHAKE = 22
-CONTENT_APPLICATION_DATA = 23
+CONTENT_CHANGE_CIPHER_SPEC = ContentType.CHANGE_CIPHER_SPEC
+CONTENT_ALERT = ContentType.ALERT
+CONTENT_HANDSHAKE = ContentType.HANDSHAKE
+CONTENT_APPLICATION_DATA = ContentType.APPLICATION_DATA
 
-HANDSHAKE_SERVER_HELLO = 2
-HANDSHAKE_CERTIFICATE = 11
-HANDSHAKE_SERVER_KEY_EXCHANGE = 12
-HANDSHAKE_CERTIFICATE_REQUEST = 13
-HANDSHAKE_SERVER_HELLO_DONE = 14
+HANDSHAKE_SERVER_HELLO = HandshakeType.SERVER_HELLO
+HANDSHAKE_CERTIFICATE = HandshakeType.CERTIFICATE
+HANDSHAKE_SERVER_KEY_EXCHANGE = HandshakeType.SERVER_KEY_EXCHANGE
+HANDSHAKE_CERTIFICATE_REQUEST = HandshakeType.CERTIFICATE_REQUEST
+HANDSHAKE_SERVER_HELLO_DONE = HandshakeType.SERVER_HELLO_DONE
 
 #: RFC 5246 §6.2.1 allows 2^14 + 2048 for a compressed fragment; plaintext is ≤ 2^14.
-MAX_RECORD_LENGTH = 2**14 + 2048
+MAX_RECORD_LENGTH = MAX_RECORD_PAYLOAD
 #: a whole plaintext flight (several certificates) fits easily; a hostile peer does not
 MAX_HANDSHAKE_BYTES = 256 * 1024
 MAX_CERTIFICATES = 16
-
-_RECORD = struct.Struct("!BHH")
-
-#: RFC 5246 §7.2 and RFC 8446 §6 alert descriptions, for readable evidence
-ALERT_NAMES: dict[int, str] = {
-    0: "close_notify",
-    10: "unexpected_message",
-    20: "bad_record_mac",
-    22: "record_overflow",
-    30: "decompression_failure",
-    40: "handshake_failure",
-    42: "bad_certificate",
-    43: "unsupported_certificate",
-    44: "certificate_revoked",
-    45: "certificate_expired",
-    46: "certificate_unknown",
-    47: "illegal_parameter",
-    48: "unknown_ca",
-    49: "access_denied",
-    50: "decode_error",
-    51: "decrypt_error",
-    70: "protocol_version",
-    71: "insufficient_security",
-    80: "internal_error",
-    86: "inappropriate_fallback",
-    90: "user_canceled",
-    100: "no_renegotiation",
-    109: "missing_extension",
-    110: "unsupported_extension",
-    112: "unrecognized_name",
-    116: "certificate_required",
-    120: "no_application_protocol",
-}
-
-
-def alert_name(description: int) -> str:
-    return ALERT_NAMES.get(description, f"unknown_{description}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,113 +138,41 @@ def parse_server_flight(data: bytes) -> TlsServerFlight:
 
     Raises ``CodecError`` when the bytes are not TLS records (unknown content type,
     oversized record, malformed handshake body). Stops at the first ChangeCipherSpec.
+    Message bodies are parsed once the records are read, so a flight over the
+    handshake cap is refused as such before any of its messages is judged.
     """
-    handshake_buffer = bytearray()
-    handshake_offset = 0  # where in ``data`` the buffered handshake bytes began (for errors)
-    offset = 0
+    records = RecordReader(max_handshake_message=MAX_HANDSHAKE_BYTES)
+    records.feed(data)
+    messages: list[HandshakeMessage] = []
+    handshake_bytes = 0
     alert: TlsAlert | None = None
     change_cipher_spec = False
-    truncated = False
-    while offset < len(data):
-        if len(data) - offset < _RECORD.size:
-            truncated = True
-            break
-        content_type, version, length = _RECORD.unpack_from(data, offset)
-        if content_type not in (CONTENT_CHANGE_CIPHER_SPEC, CONTENT_ALERT, CONTENT_HANDSHAKE, CONTENT_APPLICATION_DATA):
-            raise CodecError(f"not a TLS record: content type {content_type}", offset=offset)
-        if version >> 8 != 0x03:
-            raise CodecError(f"not a TLS record: version {version:#06x}", offset=offset + 1)
-        if length > MAX_RECORD_LENGTH:
-            raise CodecError(f"TLS record of {length} bytes exceeds {MAX_RECORD_LENGTH}", offset=offset + 3)
-        fragment = data[offset + _RECORD.size : offset + _RECORD.size + length]
-        if len(fragment) < length:
-            truncated = True
-            break
-        record_offset = offset
-        offset += _RECORD.size + length
-        if content_type == CONTENT_CHANGE_CIPHER_SPEC:
+    while (event := records.next_event()) is not NEED_DATA:
+        if isinstance(event, ChangeCipherSpec):
             change_cipher_spec = True
             break
-        if content_type == CONTENT_APPLICATION_DATA:
-            raise CodecError("application data before ChangeCipherSpec", offset=record_offset)
-        if content_type == CONTENT_ALERT:
-            if length != 2:
-                raise CodecError(f"plaintext alert of {length} bytes (must be 2)", offset=record_offset + 3)
-            if alert is None:
-                alert = TlsAlert(level=fragment[0], description=fragment[1])
+        if isinstance(event, OpaqueRecord):
+            what = "application data" if event.content_type == ContentType.APPLICATION_DATA else f"record of content type {event.content_type}"
+            raise CodecError(f"{what} before ChangeCipherSpec")
+        if isinstance(event, Alert):
+            alert = alert or TlsAlert(level=event.level, description=event.description)
             continue
-        if not handshake_buffer:
-            handshake_offset = record_offset + _RECORD.size
-        handshake_buffer += fragment
-        if len(handshake_buffer) > MAX_HANDSHAKE_BYTES:
-            raise CodecError(f"handshake messages exceed {MAX_HANDSHAKE_BYTES} bytes", offset=record_offset)
-    messages, leftover = _split_handshake(bytes(handshake_buffer), handshake_offset)
-    server_version = cipher_suite = None
-    certificates: tuple[bytes, ...] = ()
-    for message_type, body, body_offset in messages:
-        if message_type == HANDSHAKE_SERVER_HELLO and server_version is None:
-            server_version, cipher_suite = _parse_server_hello(body, body_offset)
-        elif message_type == HANDSHAKE_CERTIFICATE and not certificates:
-            certificates = _parse_certificate_list(body, body_offset)
+        handshake_bytes += 4 + len(event.body)
+        if handshake_bytes > MAX_HANDSHAKE_BYTES:
+            raise CodecError(f"handshake messages exceed {MAX_HANDSHAKE_BYTES} bytes")
+        messages.append(event)
+    server_hello = next((message for message in messages if message.msg_type == HANDSHAKE_SERVER_HELLO), None)
+    hello = parse_server_hello(server_hello.body) if server_hello is not None else None
+    certificate = next((message for message in messages if message.msg_type == HANDSHAKE_CERTIFICATE), None)
+    certificates = parse_certificate(certificate.body) if certificate is not None else ()
+    if len(certificates) > MAX_CERTIFICATES:
+        raise CodecError(f"more than {MAX_CERTIFICATES} certificates in the chain")
     return TlsServerFlight(
-        handshake_types=tuple(message_type for message_type, _, _ in messages),
-        server_version=server_version,
-        cipher_suite=cipher_suite,
+        handshake_types=tuple(message.msg_type for message in messages),
+        server_version=hello.legacy_version if hello is not None else None,
+        cipher_suite=hello.cipher_suite if hello is not None else None,
         certificates=certificates,
         alert=alert,
         change_cipher_spec=change_cipher_spec,
-        truncated=truncated or leftover,
+        truncated=not change_cipher_spec and records.buffered > 0,
     )
-
-
-def _split_handshake(buffer: bytes, base_offset: int) -> tuple[list[tuple[int, bytes, int]], bool]:
-    """Complete handshake messages and whether bytes of an incomplete one remain."""
-    messages: list[tuple[int, bytes, int]] = []
-    position = 0
-    while position < len(buffer):
-        if len(buffer) - position < 4:
-            return messages, True
-        message_type = buffer[position]
-        length = int.from_bytes(buffer[position + 1 : position + 4], "big")
-        if length > MAX_HANDSHAKE_BYTES:
-            raise CodecError(f"handshake message of {length} bytes exceeds {MAX_HANDSHAKE_BYTES}", offset=base_offset + position + 1)
-        body = buffer[position + 4 : position + 4 + length]
-        if len(body) < length:
-            return messages, True
-        messages.append((message_type, body, base_offset + position + 4))
-        position += 4 + length
-    return messages, False
-
-
-def _parse_server_hello(body: bytes, offset: int) -> tuple[int, int]:
-    # version (2) + random (32) + session id length (1)
-    if len(body) < 35:
-        raise CodecError("ServerHello shorter than version, random and session id", offset=offset)
-    version = struct.unpack_from("!H", body, 0)[0]
-    session_id_length = body[34]
-    cipher_at = 35 + session_id_length
-    if session_id_length > 32 or len(body) < cipher_at + 3:
-        raise CodecError("ServerHello truncated before cipher suite and compression", offset=offset + 34)
-    return version, struct.unpack_from("!H", body, cipher_at)[0]
-
-
-def _parse_certificate_list(body: bytes, offset: int) -> tuple[bytes, ...]:
-    if len(body) < 3:
-        raise CodecError("Certificate message shorter than its list length", offset=offset)
-    total = int.from_bytes(body[:3], "big")
-    if total != len(body) - 3:
-        raise CodecError(f"Certificate list length {total} disagrees with message length {len(body) - 3}", offset=offset)
-    certificates: list[bytes] = []
-    position = 3
-    while position < len(body):
-        if len(certificates) == MAX_CERTIFICATES:
-            raise CodecError(f"more than {MAX_CERTIFICATES} certificates in the chain", offset=offset + position)
-        if len(body) - position < 3:
-            raise CodecError("certificate length truncated", offset=offset + position)
-        length = int.from_bytes(body[position : position + 3], "big")
-        certificate = body[position + 3 : position + 3 + length]
-        if length == 0 or len(certificate) < length:
-            raise CodecError(f"certificate entry of {length} bytes does not fit the list", offset=offset + position)
-        certificates.append(certificate)
-        position += 3 + length
-    return tuple(certificates)

@@ -133,8 +133,8 @@ def test_alert_without_server_hello_is_read() -> None:
         (record(23, b"\x00" * 8), "application data"),
         (record(21, b"\x02\x28\x00"), "alert"),
         (record(22, handshake(2, b"\x03\x03")), "ServerHello"),
-        (record(22, handshake(11, b"\x00\x00\x05\x00\x00\x09abc")), "disagrees"),
-        (record(22, handshake(11, b"\x00\x00\x03\x00\x00\x00")), "does not fit"),
+        (record(22, handshake(11, b"\x00\x00\x05\x00\x00\x09abc")), "trailing bytes"),
+        (record(22, handshake(11, b"\x00\x00\x03\x00\x00\x00")), "empty certificate"),
     ],
 )
 def test_malformed_flights_raise_codec_error_naming_the_problem(data: bytes, message: str) -> None:
