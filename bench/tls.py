@@ -14,9 +14,9 @@ in at most half of sslyze's time and a twentieth of testssl.sh's, on the same en
 
 The endpoints are the lab's TLS servers (services of kind "tls" in lab/site.toml) whose
 TLS porthole enumerates in an audit, on every controller where they are open: master
-443/444/445/1600/1601, slave 443/444/445, misconf 443/1600/1601 (11 endpoints; 444 and
-445 are forwards to the other unit's 443, as on real units). 4711 (EEBUS) is left out: porthole's EEBUS probe reports the
-client-certificate handshake there, not a suite enumeration.
+443/444/445/1600/1601/4711, slave 443/444/445, misconf 443/1600/1601/4711 (13 endpoints;
+444 and 445 are forwards to the other unit's 443, as on real units; 4711 is EEBUS SHIP,
+mutual TLS on the master).
 
 The peers are not porthole dependencies: sslyze (AGPL) lives in its own venv,
 ``bench/.venv-peers`` (git-ignored: it holds a ``.gitignore`` of ``*``), made on first
@@ -57,9 +57,6 @@ PEER_VENV = BENCH_DIRECTORY / ".venv-peers"
 VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 #: controllers whose TLS ports are compared (fragile and hostile serve no real TLS)
 CONTROLLERS = ("master", "slave", "misconf")
-#: EEBUS: see the module docstring
-LEFT_OUT_PORTS = frozenset({4711})
-
 # "address:port" -> version label -> accepted IANA suite names (absent version: not accepted)
 Accepted = dict[str, dict[str, frozenset[str]]]
 
@@ -72,7 +69,7 @@ def endpoints_of(site: Site) -> list[tuple[str, int]]:
     445 is the slave's 443 server, reached through the master).
     """
     controllers = [site.controller(name) for name in CONTROLLERS]
-    ports = sorted({port.number for c in controllers for s in c.services if s.kind == "tls" for port in s.ports} - LEFT_OUT_PORTS)
+    ports = sorted({port.number for c in controllers for s in c.services if s.kind == "tls" for port in s.ports})
     endpoints = []
     for controller in controllers:
         states = expected_port_states(controller, [PortRef(Protocol.TCP, number) for number in ports])

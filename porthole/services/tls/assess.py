@@ -326,7 +326,6 @@ def assess(evidence: Mapping[str, Any], observation: PortObservation) -> list[Fi
                 ),
                 evidence=[f"client certificate: {client}", f"evidence from {evidence.get('handshakes')} handshake(s)"],
                 source=f"{_POLICIES_TABLE}#service.{policy.service}",
-                severity=Severity.MEDIUM if policy.service == "eebus-ship" else None,
                 **where,
             )
         )

@@ -156,7 +156,7 @@ class TlsProbe:
     """The ``tls`` probe (see module docstring)."""
 
     id: ClassVar[str] = "tls"
-    services: ClassVar[frozenset[str]] = frozenset({"https", "ocpp-dlm", "iso15118-v2g-tls", "ocpp-s"})
+    services: ClassVar[frozenset[str]] = frozenset({"https", "ocpp-dlm", "iso15118-v2g-tls", "ocpp-s", "eebus-ship"})
 
     def claims(self, observation: PortObservation) -> bool:
         return observation.protocol is Protocol.TCP and observation.service in self.services

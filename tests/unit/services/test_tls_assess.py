@@ -112,14 +112,19 @@ def test_self_signed_is_info_on_the_web_ui_and_expected_on_ship() -> None:
     assert ids(assess({**facts, "client_certificate": "required"}, observation("eebus-ship", 4711))) == set()
 
 
-@pytest.mark.parametrize(("service", "severity"), [("ocpp-dlm", Severity.LOW), ("eebus-ship", Severity.MEDIUM)])
-def test_ports_that_must_authenticate_peers_without_client_certificates(service: str, severity: Severity) -> None:
+def test_ports_that_must_authenticate_peers_without_client_certificates() -> None:
     for client in ("not-requested", "optional"):
-        (found,) = assess(evidence(versions=STRONG, client_certificate=client), observation(service, 1600))
-        assert (found.id, found.severity) == ("tls-client-cert-not-required", severity)
-    assert assess(evidence(versions=STRONG, client_certificate="required"), observation(service, 1600)) == []
+        (found,) = assess(evidence(versions=STRONG, client_certificate=client), observation("ocpp-dlm", 1600))
+        assert (found.id, found.severity) == ("tls-client-cert-not-required", Severity.LOW)
+    assert assess(evidence(versions=STRONG, client_certificate="required"), observation("ocpp-dlm", 1600)) == []
     # the web UI is not expected to demand client certificates
     assert assess(evidence(versions=STRONG, client_certificate="not-requested"), observation()) == []
+
+
+def test_ship_client_authentication_is_left_to_the_eebus_probe() -> None:
+    # SHIP's missing client certificate is eebus-no-client-auth (the eebus probe), not a second finding
+    facts = evidence(versions=STRONG, client_certificate="not-requested", certificates=[certificate(self_signed=True, issuer="CN=charger,O=Depot")])
+    assert ids(assess(facts, observation("eebus-ship", 4711))) == set()
 
 
 def test_iso15118_static_ecdh_suite_is_allowed_on_15120_only() -> None:
