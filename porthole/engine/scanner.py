@@ -457,7 +457,7 @@ class Scanner:
     async def _fingerprint(self, scan: _HostScan) -> None:
         open_ports = [obs for obs in scan.observations.values() if obs.state in (PortState.OPEN, PortState.OPEN_FILTERED)]
 
-        async def run_probe(probe: Any, observation: PortObservation) -> None:
+        async def run_probe(probe: Any, observation: PortObservation, port: _PortProbes) -> None:
             loop = asyncio.get_running_loop()
             started = loop.time()
             context = ProbeContext(target=scan.target, observation=observation, pace=scan.gate.pace, version=__version__)
@@ -477,24 +477,49 @@ class Scanner:
             scan.probes.append(result)
             if result.evidence is not None:
                 current = scan.observations[observation.ref]
-                summary = _summarise(probe, result.evidence) or current.summary
-                scan.observations[observation.ref] = replace(current, evidence={**current.evidence, probe.id: result.evidence}, summary=summary)
+                evidence = self._in_registry_order({**current.evidence, probe.id: result.evidence})
+                scan.observations[observation.ref] = replace(current, evidence=evidence, summary=self._port_summary(evidence, port))
 
         async def fingerprint_port(observation: PortObservation) -> None:
             claimed = [probe for probe in self._probes if probe.claims(observation)]
+            port = _PortProbes(base_summary=observation.summary)
             async with asyncio.TaskGroup() as port_group:
                 for probe in claimed:
-                    port_group.create_task(run_probe(probe, observation))
+                    port_group.create_task(run_probe(probe, observation, port))
             # follow-ups decide from what those probes found (the TLS probe on an
             # uncatalogued port that stayed silent on connect)
             current = scan.observations[observation.ref]
             for probe in self._probes:
                 if probe not in claimed and _follows_up(probe, current):
-                    await run_probe(probe, current)
+                    port.follow_ups.add(probe.id)
+                    await run_probe(probe, current, port)
 
         async with asyncio.TaskGroup() as group:
             for observation in open_ports:
                 group.create_task(fingerprint_port(observation))
+
+    def _in_registry_order(self, evidence: dict[str, Any]) -> dict[str, Any]:
+        """Evidence keys in a fixed order (engine keys such as ``reach`` first, then probes as
+        registered), so a report does not depend on which probe finished first."""
+        order = {probe.id: index for index, probe in enumerate(self._probes)}
+        return dict(sorted(evidence.items(), key=lambda item: order.get(item[0], -1)))
+
+    def _port_summary(self, evidence: dict[str, Any], port: _PortProbes) -> str | None:
+        """The port's one line: its probes' summaries in registry order, joined.
+
+        Deterministic, whatever order the probes finished in (a summary that changed with
+        timing would be "service changed" drift between two sweeps). A follow-up probe
+        refines the probe it followed (TLS found behind a silent banner), so its summary
+        replaces theirs.
+        """
+        first: list[str] = []
+        later: list[str] = []
+        for probe in self._probes:
+            if probe.id in evidence:
+                text = _summarise(probe, evidence[probe.id])
+                if text:
+                    (later if probe.id in port.follow_ups else first).append(text)
+        return " | ".join(later or first) or port.base_summary
 
     # ---------------------------------------------------------------- results
     def _finish(self, scan: _HostScan, *, complete: bool) -> HostResult:
@@ -536,6 +561,14 @@ def _error_reason(exc: Exception) -> str:
     if isinstance(exc, CodecError):
         return ErrorReason.MALFORMED.value
     return ErrorReason.BUG.value
+
+
+@dataclass(slots=True)
+class _PortProbes:
+    """What the summary of one port needs across its probes."""
+
+    base_summary: str | None
+    follow_ups: set[str] = field(default_factory=set)
 
 
 def _follows_up(probe: Any, observation: PortObservation) -> bool:

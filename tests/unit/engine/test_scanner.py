@@ -157,6 +157,31 @@ async def test_a_crashing_or_stalling_probe_becomes_data_and_spares_its_siblings
     assert host.complete
 
 
+class DelayedProbe(EvidenceProbe):
+    """Claims every TCP port; answers after ``delay`` seconds with its own name."""
+
+    def __init__(self, name: str, delay: float) -> None:
+        self.id, self.delay = name, delay
+
+    async def run(self, context) -> dict:
+        await asyncio.sleep(self.delay)
+        return {"banner": self.id}
+
+
+async def test_a_port_summary_and_evidence_order_do_not_depend_on_which_probe_finished_first():
+    reports = []
+    for delays in ((0.2, 0.0), (0.0, 0.2)):
+        # Given two probes claiming the same open port, finishing in one order, then the other
+        with ExitStack() as stack:
+            tcp_listener(stack, "127.0.0.25", 80)
+            probes = [DelayedProbe("web", delays[0]), DelayedProbe("tls", delays[1])]
+            outcome = await Scanner(config("80", fingerprint=True, probe_budget=2.0), probes=probes).run([target("127.0.0.25")], total=1)
+        (observation,) = outcome.hosts[0].ports
+        reports.append((observation.summary, list(observation.evidence)))
+    # Then both runs read the same: summaries joined and evidence keyed in registry order
+    assert reports[0] == reports[1] == ("web | tls", ["web", "tls"])
+
+
 async def test_targets_are_pulled_lazily_so_a_huge_sweep_stays_bounded():
     # Given an endless supply of loopback targets, counted as they are pulled
     pulled = 0
