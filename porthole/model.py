@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "SUMMARY_SEPARATOR",
     "Protocol",
     "PortState",
     "Reason",
@@ -129,6 +130,9 @@ class PortRef:
     def __str__(self) -> str:
         return f"{self.number}/{self.protocol.value}"
 
+
+#: joins the one-line summaries of the probes of one port (``PortObservation.summary``)
+SUMMARY_SEPARATOR = " | "
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PortObservation:

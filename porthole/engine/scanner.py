@@ -40,6 +40,7 @@ from porthole.engine.reach import Attempt, attempt_tcp, attempt_udp, silent_stat
 from porthole.engine.timing import RttEstimator, TimingPolicy
 from porthole.errors import ErrorReason, ScanSetupError
 from porthole.model import (
+    SUMMARY_SEPARATOR,
     HostResult,
     HostStatus,
     PortObservation,
@@ -519,7 +520,7 @@ class Scanner:
                 text = _summarise(probe, evidence[probe.id])
                 if text:
                     (later if probe.id in port.follow_ups else first).append(text)
-        return " | ".join(later or first) or port.base_summary
+        return SUMMARY_SEPARATOR.join(later or first) or port.base_summary
 
     # ---------------------------------------------------------------- results
     def _finish(self, scan: _HostScan, *, complete: bool) -> HostResult:

@@ -31,6 +31,7 @@ from rich.text import Text
 from porthole import __version__
 from porthole.catalog import Catalog, default_catalog
 from porthole.model import (
+    SUMMARY_SEPARATOR,
     Deviation,
     Finding,
     HostResult,
@@ -81,6 +82,11 @@ def _clean(value: object) -> str:
 
 def _text(value: object, style: str = "") -> Text:
     return Text(_clean(value), style=style)
+
+
+def _summary_lines(summary: str) -> Text:
+    """One line per probe that identified something (http, then tls on 443), each cleaned."""
+    return Text("\n").join(_text(part) for part in summary.split(SUMMARY_SEPARATOR))
 
 
 def _port_label(port: int | None, protocol: Protocol | None) -> str:
@@ -207,7 +213,8 @@ def _render_ports(ports: Sequence[PortObservation], console: Console, *, verbose
                 reason,
                 _text(observation.service or ""),
                 _text(f"{observation.rtt_ms:.1f} ms" if observation.rtt_ms is not None else ""),
-                _text(observation.summary) if observation.summary else _text(entry.purpose if entry else "", "dim"),
+                # one line per probe that identified something (http, then tls on 443)
+                _summary_lines(observation.summary) if observation.summary else _text(entry.purpose if entry else "", "dim"),
             )
         console.print(table)
     if folded:
