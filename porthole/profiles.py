@@ -47,6 +47,7 @@ import difflib
 import hashlib
 import os
 import re
+import sysconfig
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,9 @@ __all__ = [
 PROFILES_DIR_ENV = "PORTHOLE_PROFILES_DIR"
 #: the shipped profiles, next to the package in a source checkout
 REPOSITORY_PROFILES_DIR = Path(porthole.__file__).resolve().parents[1] / "profiles"
+#: where a wheel installs them (pyproject ``data-files``): the environment's prefix, or
+#: the user scheme's for ``pip install --user``
+INSTALLED_PROFILES_SUBDIR = Path("share", "porthole", "profiles")
 _REPOSITORY_ROOT = REPOSITORY_PROFILES_DIR.parent
 
 MASTER_ROLE = "master"
@@ -241,11 +245,27 @@ class RoleClue:
 
 def default_search_dirs() -> tuple[Path, ...]:
     """``$PORTHOLE_PROFILES_DIR`` (may list several, ``os.pathsep``-separated), then the
-    repository's ``profiles/``."""
+    source checkout's ``profiles/``, then the ones a wheel installed (``share/porthole/profiles``
+    under the environment's prefix, then under the user scheme). Only existing directories
+    after the configured ones."""
     configured = os.environ.get(PROFILES_DIR_ENV, "")
     dirs = [Path(item).expanduser() for item in configured.split(os.pathsep) if item.strip()]
-    dirs.append(REPOSITORY_PROFILES_DIR)
+    for candidate in (REPOSITORY_PROFILES_DIR, *installed_profile_dirs()):
+        if candidate.is_dir() and candidate not in dirs:
+            dirs.append(candidate)
     return tuple(dirs)
+
+
+def installed_profile_dirs() -> tuple[Path, ...]:
+    """``<data>/share/porthole/profiles`` for this interpreter's scheme and the user scheme."""
+    found = []
+    for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")):
+        try:
+            data = sysconfig.get_path("data", scheme)
+        except KeyError:
+            continue
+        found.append(Path(data) / INSTALLED_PROFILES_SUBDIR)
+    return tuple(dict.fromkeys(found))
 
 
 def load_profile(
