@@ -118,6 +118,9 @@ class ProbeStatus(StrEnum):
     COMPLETED = "completed"
     ERROR = "error"
     NOT_SCHEDULED = "not-scheduled"
+    #: the probe's question met silence on a port that was already silent (open|filtered
+    #: UDP): consistent with the port's state, not a failure of the probe
+    NO_ANSWER = "no-answer"
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -469,9 +469,14 @@ class Scanner:
                         evidence = await probe.run(context)
                     result = ProbeResult(**common, status=ProbeStatus.COMPLETED, evidence=evidence, duration_ms=_ms(loop.time() - started))
                 except TimeoutError:
-                    result = ProbeResult(**common, status=ProbeStatus.ERROR, error_reason=ErrorReason.TIMEOUT.value, error_detail=f"no complete answer within {self.config.probe_budget:g} s", duration_ms=_ms(loop.time() - started))
+                    detail = f"no complete answer within {self.config.probe_budget:g} s"
+                    result = ProbeResult(**common, **_timed_out(observation, detail), duration_ms=_ms(loop.time() - started))
                 except ProbeFailure as exc:
-                    result = ProbeResult(**common, status=ProbeStatus.ERROR, error_reason=exc.reason, error_detail=str(exc), duration_ms=_ms(loop.time() - started))
+                    if exc.reason == ErrorReason.TIMEOUT.value:
+                        outcome = _timed_out(observation, str(exc))
+                    else:
+                        outcome = {"status": ProbeStatus.ERROR, "error_reason": exc.reason, "error_detail": str(exc)}
+                    result = ProbeResult(**common, **outcome, duration_ms=_ms(loop.time() - started))
                 except Exception as exc:  # a probe bug is data, never a crash of the sweep
                     log.exception("probe %s on %s:%s failed", probe.id, scan.target.address, observation.ref)
                     result = ProbeResult(**common, status=ProbeStatus.ERROR, error_reason=_error_reason(exc), error_detail=f"{type(exc).__name__}: {exc}", duration_ms=_ms(loop.time() - started))
@@ -570,6 +575,14 @@ class _PortProbes:
 
     base_summary: str | None
     follow_ups: set[str] = field(default_factory=set)
+
+
+def _timed_out(observation: PortObservation, detail: str) -> dict[str, Any]:
+    """A probe's silence: an error on a port that answered before, ``no-answer`` on an
+    open|filtered one, where silence is what the reach phase already saw."""
+    if observation.state is PortState.OPEN_FILTERED:
+        return {"status": ProbeStatus.NO_ANSWER, "error_reason": None, "error_detail": f"{detail}; the port stays open|filtered"}
+    return {"status": ProbeStatus.ERROR, "error_reason": ErrorReason.TIMEOUT.value, "error_detail": detail}
 
 
 def _follows_up(probe: Any, observation: PortObservation) -> bool:

@@ -29,7 +29,7 @@ from porthole.errors import ReportInputError
 
 __all__ = ["SCHEMA_VERSION", "load_schema", "validate_report", "load_report"]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 # jsonschema messages quote the offending instance; a whole host object would drown
 # the one line that matters.

@@ -17,7 +17,9 @@ import pytest
 
 from porthole.catalog import select_ports
 from porthole.engine import DiscoveryMode, ScanConfig, Scanner, TimingPolicy
+from porthole.errors import ErrorReason
 from porthole.model import HostStatus, PortObservation, PortState, ProbeStatus, Protocol, Reason
+from porthole.services.base import ProbeFailure
 from porthole.targets import Target
 
 FAST = TimingPolicy(initial_timeout=0.3, min_timeout=0.05, max_timeout=0.5)
@@ -180,6 +182,33 @@ async def test_a_port_summary_and_evidence_order_do_not_depend_on_which_probe_fi
         reports.append((observation.summary, list(observation.evidence)))
     # Then both runs read the same: summaries joined and evidence keyed in registry order
     assert reports[0] == reports[1] == ("web | tls", ["web", "tls"])
+
+
+class SilenceProbe(EvidenceProbe):
+    """Asks, hears nothing, says so as probes do: ProbeFailure(timeout)."""
+
+    id = "asks"
+
+    def claims(self, observation: PortObservation) -> bool:
+        return True
+
+    async def run(self, context) -> dict:
+        raise ProbeFailure(ErrorReason.TIMEOUT, "no answer within 0.1 s")
+
+
+async def test_silence_on_an_open_filtered_port_is_no_answer_and_on_an_open_port_an_error():
+    # Given a bound-but-mute UDP port (open|filtered) and a listening TCP port, both met by silence
+    with ExitStack() as stack:
+        tcp_listener(stack, "127.0.0.26", 80)
+        mute = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        mute.bind(("127.0.0.26", 5353))
+        outcome = await Scanner(config("80,5353/udp", fingerprint=True, udp_retries=0), probes=[SilenceProbe()]).run([target("127.0.0.26")], total=1)
+    results = {(probe.port, probe.protocol): probe for probe in outcome.hosts[0].probes}
+    # Then the UDP probe is no-answer (no error reason, the wait in the detail) and the TCP one an error
+    udp, tcp = results[(5353, Protocol.UDP)], results[(80, Protocol.TCP)]
+    assert (udp.status, udp.error_reason) == (ProbeStatus.NO_ANSWER, None)
+    assert udp.error_detail == "no answer within 0.1 s; the port stays open|filtered"
+    assert (tcp.status, tcp.error_reason) == (ProbeStatus.ERROR, "timeout")
 
 
 async def test_targets_are_pulled_lazily_so_a_huge_sweep_stays_bounded():

@@ -13,6 +13,7 @@ import pytest
 
 from porthole.model import Finding, PortObservation, PortState, Protocol, Reason, Report, Severity
 from porthole.report import dumps_report, format_timestamp, to_jsonable
+from porthole.report.schema import SCHEMA_VERSION
 
 
 class Colour(Enum):
@@ -142,7 +143,7 @@ def test_dumps_report_is_indented_unescaped_utf8_in_model_order_with_final_newli
     # Then it is 2-space indented, keeps ü unescaped, ends with one newline,
     # and the top-level keys follow the Report dataclass
     assert text.endswith("}\n") and not text.endswith("\n\n")
-    assert '\n  "schema_version": "1.0",' in text
+    assert f'\n  "schema_version": "{SCHEMA_VERSION}",' in text
     assert "ladesäule-süd" in text
     assert list(json.loads(text)) == [
         "schema_version",

@@ -304,7 +304,7 @@ def test_load_report_without_schema_version_asks_whether_it_is_a_porthole_report
     [
         ("2.0", "not readable by this porthole, which reads 1.x"),
         ("0.9", "not readable by this porthole, which reads 1.x"),
-        ("1.99", "newer than this porthole's 1.0; upgrade porthole"),
+        ("1.99", "newer than this porthole's 1.1; upgrade porthole"),
         ("one", "is not MAJOR.MINOR"),
         ("1.0.0", "is not MAJOR.MINOR"),
     ],
