@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
+from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Iterator, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
 from porthole.errors import LabError, ScanSetupError, UsageError
 from porthole.report.exit_codes import ExitCode
 
-__all__ = ["fail", "errors_as_exit_codes"]
+__all__ = ["fail", "errors_as_exit_codes", "recorded_command"]
+
+#: options whose whole URL is a credential (a webhook's token sits in its path or query)
+_SECRET_URL_OPTIONS = frozenset({"--webhook"})
 
 
 def fail(message: str, code: ExitCode) -> NoReturn:
@@ -35,3 +41,45 @@ def errors_as_exit_codes() -> Iterator[None]:
 
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def recorded_command(argv: Sequence[str] | None = None) -> str:
+    """The command line as reports and the sweep store record it, secrets replaced by ``***``.
+
+    Reports travel (attached to tickets, stored for years, posted to webhooks): a
+    ``--store postgresql://user:password@db/...`` password or a ``--webhook`` URL, whose
+    path or query is the credential of services such as Slack or Teams, must not travel
+    with them. Passwords in any URL are masked; ``--webhook`` keeps only scheme and host.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    shown: list[str] = []
+    secret_next = False
+    for argument in arguments:
+        option, equals, value = argument.partition("=")
+        if secret_next:
+            shown.append(_masked_url(argument, whole=True))
+        elif equals and option in _SECRET_URL_OPTIONS:
+            shown.append(f"{option}={_masked_url(value, whole=True)}")
+        elif equals and option.startswith("-") and "://" in value:
+            shown.append(f"{option}={_masked_url(value, whole=False)}")
+        else:
+            shown.append(_masked_url(argument, whole=False) if "://" in argument else argument)
+        secret_next = argument in _SECRET_URL_OPTIONS
+    return shlex.join(["porthole", *shown])
+
+
+def _masked_url(text: str, *, whole: bool) -> str:
+    """``text`` with the URL password masked; ``whole``: also path, query and fragment."""
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:
+        return "***" if whole else text
+    if not parts.scheme or not parts.netloc:
+        return "***" if whole else text
+    netloc = parts.netloc
+    if password is not None:
+        netloc = f"{parts.username}:***@{netloc.rsplit('@', 1)[1]}"
+    if whole:
+        return urlunsplit((parts.scheme, netloc, "/***" if parts.path not in ("", "/") or parts.query else parts.path, "", ""))
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shlex
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -27,7 +26,7 @@ from rich.table import Table
 
 from porthole.audit import ProfileSelection, build_report, execute
 from porthole.catalog import select_ports
-from porthole.cli._common import errors_as_exit_codes
+from porthole.cli._common import errors_as_exit_codes, recorded_command
 from porthole.engine import DiscoveryMode, ScanConfig, Scanner
 from porthole.errors import UsageError
 from porthole.history.drift import Drift, diff_reports, drift_to_json
@@ -183,7 +182,7 @@ def _sweep_function(config: ScanConfig, selection: ProfileSelection, targets: An
         scanner = Scanner(config, RichProgressObserver(Console(stderr=True), quiet=True), probes=registry())
         outcome, interrupted = await execute(scanner, targets)
         report = build_report(
-            outcome, command=shlex.join(["porthole", *sys.argv[1:]]), selection=selection, started_at=started_at,
+            outcome, command=recorded_command(), selection=selection, started_at=started_at,
             finished_at=datetime.now(UTC), duration_s=loop.time() - started, interrupted=interrupted,
             config={"ports": [str(entry.ref) for entry in config.ports], "fingerprint": True, "discovery_mode": config.discovery.value},
             targets=targets,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import shlex
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from rich.console import Console
 
 from porthole.audit import ProfileSelection, build_report, execute
 from porthole.catalog import select_ports
-from porthole.cli._common import errors_as_exit_codes, fail
+from porthole.cli._common import errors_as_exit_codes, fail, recorded_command
 from porthole.engine import DiscoveryMode, ScanConfig, Scanner, ScanOutcome, TimingPolicy
 from porthole.errors import UsageError
 from porthole.history.store import open_store
@@ -207,7 +206,7 @@ def _import_nmap(path: Path, *, role: str | None, profile: str | None, output_fo
 
     selection = ProfileSelection.from_options(role=role, profile=profile)
     scan = read_nmap_xml(path)
-    command = shlex.join(["porthole", *sys.argv[1:]]) if sys.argv else "audit"
+    command = recorded_command() if sys.argv else "audit"
     report = report_from_nmap(scan, selection=selection, command=command, origin=str(path))
     terminal = Console(stderr=False, highlight=False, soft_wrap=False)
     _emit(report, output_format=output_format, output=output, quiet=quiet, verbose=verbose, console=terminal, fail_on=fail_on, profiles=_profiles_of(selection))
@@ -236,7 +235,7 @@ async def _scan(command: str, config: ScanConfig, selection: ProfileSelection, t
         outcome, described = await _with_site_links(outcome, described, site)
     return build_report(
         outcome,
-        command=shlex.join(["porthole", *sys.argv[1:]]) if sys.argv else command,
+        command=recorded_command() if sys.argv else command,
         selection=selection,
         started_at=started_at,
         finished_at=datetime.now(UTC),
