@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Iterator, NoReturn
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
 from porthole.errors import LabError, ScanSetupError, UsageError
+from porthole.redact import mask_credential_url, redact_url
 from porthole.report.exit_codes import ExitCode
 
 __all__ = ["fail", "errors_as_exit_codes", "recorded_command"]
@@ -57,29 +57,12 @@ def recorded_command(argv: Sequence[str] | None = None) -> str:
     for argument in arguments:
         option, equals, value = argument.partition("=")
         if secret_next:
-            shown.append(_masked_url(argument, whole=True))
+            shown.append(mask_credential_url(argument))
         elif equals and option in _SECRET_URL_OPTIONS:
-            shown.append(f"{option}={_masked_url(value, whole=True)}")
+            shown.append(f"{option}={mask_credential_url(value)}")
         elif equals and option.startswith("-") and "://" in value:
-            shown.append(f"{option}={_masked_url(value, whole=False)}")
+            shown.append(f"{option}={redact_url(value)}")
         else:
-            shown.append(_masked_url(argument, whole=False) if "://" in argument else argument)
+            shown.append(redact_url(argument) if "://" in argument else argument)
         secret_next = argument in _SECRET_URL_OPTIONS
     return shlex.join(["porthole", *shown])
-
-
-def _masked_url(text: str, *, whole: bool) -> str:
-    """``text`` with the URL password masked; ``whole``: also path, query and fragment."""
-    try:
-        parts = urlsplit(text)
-        password = parts.password
-    except ValueError:
-        return "***" if whole else text
-    if not parts.scheme or not parts.netloc:
-        return "***" if whole else text
-    netloc = parts.netloc
-    if password is not None:
-        netloc = f"{parts.username}:***@{netloc.rsplit('@', 1)[1]}"
-    if whole:
-        return urlunsplit((parts.scheme, netloc, "/***" if parts.path not in ("", "/") or parts.query else parts.path, "", ""))
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from porthole.redact import mask_credential_url
 
 __all__ = ["Delivery", "notify_webhook"]
 
@@ -63,7 +64,8 @@ async def notify_webhook(
                     return Delivery(delivered=False, attempts=attempt, status=status, error=f"{error} (not retried)")
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            log.warning("webhook %s: attempt %d of %d failed (%s)", url, attempt, attempts, error)
+                error = error.replace(url, mask_credential_url(url))  # some client errors quote the URL
+            log.warning("webhook %s: attempt %d of %d failed (%s)", mask_credential_url(url), attempt, attempts, error)
             if attempt < attempts:
                 await asyncio.sleep(delay)
                 delay *= backoff_factor

@@ -33,10 +33,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from porthole.errors import UsageError
 from porthole.model import Report
+from porthole.redact import redact_url
 from porthole.report.encode import dumps_report
 
 __all__ = [
@@ -251,15 +251,6 @@ def _open_sqlite(path: Path, *, migrate: bool, migrations: Sequence[Migration]) 
     except BaseException:
         connection.close()
         raise
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password, for messages and webhook payloads."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
 
 
 def _open_postgresql(url: str, *, migrate: bool, migrations: Sequence[Migration]) -> SweepStore:

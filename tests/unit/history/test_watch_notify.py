@@ -81,6 +81,17 @@ async def test_an_unreachable_webhook_is_reported_not_raised(unused_tcp_port):
     assert (delivery.delivered, delivery.attempts, delivery.status) == (False, 3, None)
 
 
+async def test_a_failing_webhook_is_logged_without_its_credential(unused_tcp_port, caplog):
+    # Given a webhook URL whose path is its secret, on a port nothing listens on
+    url = f"http://127.0.0.1:{unused_tcp_port}/services/T0/B0/SECRETTOKEN"
+    with caplog.at_level("WARNING", logger="porthole.history.notify"):
+        delivery = await notify_webhook(url, {"event": "x"}, attempts=2, initial_delay_s=0.01)
+    # Then each failed attempt is logged, and neither the log nor the outcome holds the secret
+    assert not delivery.delivered and len(caplog.records) == 2
+    assert all(f"http://127.0.0.1:{unused_tcp_port}/***" in record.getMessage() for record in caplog.records)
+    assert "SECRETTOKEN" not in caplog.text and "SECRETTOKEN" not in (delivery.error or "")
+
+
 async def test_drift_is_posted_to_the_webhook_after_the_sweep_is_stored(receiver_at, tmp_path):
     # Given a stored sweep with 80 open, and a second sweep where 502 opened too
     receiver, url = await receiver_at([200])
