@@ -71,6 +71,24 @@ def test_each_lab_tls_port_accepts_exactly_what_its_server_is_configured_for(tls
     assert evidence["client_certificate"] == expected_client
 
 
+def test_an_undocumented_tls_port_is_found_when_asked_for_and_audited_as_tls(demo_site) -> None:
+    # Given misconf's maintenance HTTPS port 8443, outside the vendor's table
+    address = str(demo_site.controller("misconf").address)
+    # When it is audited with that port added to the catalogue's
+    _, report = demo_site.audit_json(address, "--ports", "+8443", "--role", "master")
+    (host,) = report["hosts"]
+    observation = next(p for p in host["ports"] if p["port"] == 8443 and p["protocol"] == "tcp")
+    # Then the banner grab heard nothing and the TLS probe that followed enumerated it
+    assert observation["service"] is None and observation["evidence"]["banner"]["speaks_first"] is False
+    evidence = observation["evidence"]["tls"]
+    accepted = {v["version"]: {s["code"] for s in v["suites"]} for v in evidence["versions"] if v["accepted"]}
+    assert accepted == {"TLSv1.2": {0xC02F, 0xC030, 0x0035}}
+    assert observation["summary"].startswith("TLSv1.2; 3 suites")
+    # And it is judged like a catalogued port: TLS findings, and the profile's unexpected-open
+    findings = {(f["id"], f["port"]) for f in host["findings"]}
+    assert {("tls-no-forward-secrecy", 8443), ("tls-self-signed-cert", 8443), ("profile-unexpected-open", 8443)} <= findings
+
+
 def test_hardened_master_and_slave_raise_no_tls_finding(tls_audit) -> None:
     _, hosts = tls_audit
     for name in ("master", "slave"):
