@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pg_cluster import UNPRIVILEGED, postgresql_binaries
 
-UNPRIVILEGED = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--")
 SUPERUSER = "porthole"
 
 
@@ -34,17 +34,9 @@ class PostgresServer:
         return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_directory}"
 
 
-def _postgresql_binaries() -> Path:
-    # the newest installed major version; /usr/lib/postgresql/15/bin on Debian 12
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parent.parent.name))
-    if not candidates:
-        pytest.fail("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin; install them with `apt-get install postgresql`")
-    return candidates[-1].parent
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    binaries = _postgresql_binaries()
+    binaries = postgresql_binaries()
     # mkdtemp in /tmp, not tmp_path: pytest's base directory is private to root, and the
     # server (running as nobody) must reach its directory; the unix socket path must also
     # stay under the 107-byte limit
