@@ -495,7 +495,7 @@ class TlsEnumeration:
         downgrade sentinel for free instead, see ``downgrade_sentinel``).
         """
         accepted = [result for result in results if result.accepted and result.version != ProtocolVersion.TLS_1_3.label]
-        if len(accepted) < 2 or accepted[1].version == ProtocolVersion.TLS_1_2.label or self._budget_spent():
+        if len(accepted) < 2 or self._budget_spent():
             return None
         lower = accepted[1]
         version = next(v for v in VERSIONS if v.label == lower.version)
