@@ -27,6 +27,7 @@ from rich.table import Table
 from porthole.audit import ProfileSelection, build_report, execute
 from porthole.catalog import select_ports
 from porthole.cli._common import errors_as_exit_codes, recorded_command
+from porthole.cli.scan import ArpRate, PerHost, Rate, describe_config
 from porthole.engine import DiscoveryMode, ScanConfig, Scanner
 from porthole.errors import UsageError
 from porthole.history.drift import Drift, diff_reports, drift_to_json
@@ -150,13 +151,23 @@ def watch_command(
     scope: Annotated[Optional[list[str]], typer.Option("--scope", help="Refuse any target outside these CIDRs (repeatable).")] = None,
     allow_public: Annotated[bool, typer.Option("--allow-public", help="Allow globally routable addresses.")] = False,
     no_discovery: Annotated[bool, typer.Option("--no-discovery", "-Pn", help="Skip host discovery.")] = False,
+    per_host_connections: PerHost = 2,
+    rate: Rate = 40.0,
+    arp_rate: ArpRate = 1000.0,
     fail_on: Annotated[Severity, typer.Option("--fail-on", help="With --once and no drift: exit 1 when a finding has at least this severity.")] = Severity.HIGH,
 ) -> None:
     with errors_as_exit_codes():
         interval = parse_interval(every)
         target_set = parse_targets(targets, exclude=exclude or (), scope=scope or (), allow_public=allow_public, max_addresses=65536)
         selection = ProfileSelection.from_options(role=role, profile=profile)
-        config = ScanConfig(ports=tuple(select_ports(ports)), discovery=DiscoveryMode.NONE if no_discovery else DiscoveryMode.AUTO, fingerprint=True)
+        config = ScanConfig(
+            ports=tuple(select_ports(ports)),
+            discovery=DiscoveryMode.NONE if no_discovery else DiscoveryMode.AUTO,
+            fingerprint=True,
+            per_host_connections=per_host_connections,
+            per_host_rate=rate,
+            arp_rate=arp_rate,
+        )
         if metrics_file is not None and not metrics_file.parent.is_dir():
             raise UsageError(f"--metrics-file {metrics_file}: directory {metrics_file.parent} does not exist")
         settings = WebhookSettings(url=webhook, attempts=webhook_attempts) if webhook else None
@@ -184,7 +195,7 @@ def _sweep_function(config: ScanConfig, selection: ProfileSelection, targets: An
         report = build_report(
             outcome, command=recorded_command(), selection=selection, started_at=started_at,
             finished_at=datetime.now(UTC), duration_s=loop.time() - started, interrupted=interrupted,
-            config={"ports": [str(entry.ref) for entry in config.ports], "fingerprint": True, "discovery_mode": config.discovery.value},
+            config=describe_config(config),
             targets=targets,
         )
         return json.loads(dumps_report(report))

@@ -35,7 +35,7 @@ from porthole.targets import TargetSet, parse_targets
 if TYPE_CHECKING:
     from porthole.ocpp.site import Site
 
-__all__ = ["scan_command", "audit_command"]
+__all__ = ["scan_command", "audit_command", "describe_config", "ArpRate", "PerHost", "Rate"]
 
 
 class OutputFormat(StrEnum):
@@ -61,6 +61,7 @@ Syn = Annotated[bool, typer.Option("--syn", help="Half-open SYN probes over raw 
 MaxConnections = Annotated[int, typer.Option("--max-connections", min=1, help="Probes in flight across the whole sweep.")]
 PerHost = Annotated[int, typer.Option("--per-host-connections", min=1, help="Probes in flight to one host (fragile controllers: keep it low).")]
 Rate = Annotated[float, typer.Option("--rate", min=0.1, help="New connections or datagrams per second to one host.")]
+ArpRate = Annotated[float, typer.Option("--arp-rate", min=1.0, max=10000.0, help="ARP requests per second during discovery on one segment (broadcasts every device there sees).")]
 HostParallelism = Annotated[int, typer.Option("--host-parallelism", min=1, help="Hosts scanned at once.")]
 Retries = Annotated[int, typer.Option("--retries", min=0, max=10, help="Extra attempts for ports that stay silent.")]
 InitialTimeout = Annotated[float, typer.Option("--initial-timeout", min=0.01, help="Seconds to wait for an answer before the host's RTT is known.")]
@@ -91,6 +92,7 @@ def audit_command(
     max_connections: MaxConnections = 128,
     per_host_connections: PerHost = 2,
     rate: Rate = 40.0,
+    arp_rate: ArpRate = 1000.0,
     host_parallelism: HostParallelism = 32,
     retries: Retries = 1,
     initial_timeout: InitialTimeout = 1.0,
@@ -140,6 +142,7 @@ def _run(
     max_connections: int,
     per_host_connections: int,
     rate: float,
+    arp_rate: float,
     host_parallelism: int,
     retries: int,
     initial_timeout: float,
@@ -179,6 +182,7 @@ def _run(
             max_connections=max_connections,
             per_host_connections=per_host_connections,
             per_host_rate=rate,
+            arp_rate=arp_rate,
             host_parallelism=host_parallelism,
             tcp_retries=retries,
             udp_retries=retries,
@@ -230,7 +234,7 @@ async def _scan(command: str, config: ScanConfig, selection: ProfileSelection, t
         probes = registry()
     scanner = Scanner(config, observer, probes=probes)
     outcome, interrupted = await execute(scanner, targets)
-    described = _describe_config(config)
+    described = describe_config(config)
     if site is not None and not interrupted:
         outcome, described = await _with_site_links(outcome, described, site)
     return build_report(
@@ -263,12 +267,14 @@ async def _with_site_links(outcome: ScanOutcome, described: dict[str, Any], site
     return replace(outcome, hosts=hosts), {**described, "site": str(site.path), "ocpp_links": link_documents(audits)}
 
 
-def _describe_config(config: ScanConfig) -> dict[str, Any]:
+def describe_config(config: ScanConfig) -> dict[str, Any]:
+    """The settings a report records under ``config`` (informational, not versioned)."""
     return {
         "ports": [str(entry.ref) for entry in config.ports],
         "max_connections": config.max_connections,
         "per_host_connections": config.per_host_connections,
         "per_host_rate": config.per_host_rate,
+        "arp_rate": config.arp_rate,
         "host_parallelism": config.host_parallelism,
         "tcp_retries": config.tcp_retries,
         "udp_retries": config.udp_retries,

@@ -124,6 +124,9 @@ class ScanConfig:
     discovery: DiscoveryMode = DiscoveryMode.AUTO
     #: how long ARP answers are awaited after the last request of a batch
     discovery_timeout: float = 0.5
+    #: ARP requests per second on one segment during discovery (each is a broadcast
+    #: every device on the VLAN must look at)
+    arp_rate: float = 1000.0
     #: targets pulled, and ARPed, together
     discovery_batch: int = 256
     #: TCP ports used by the ping fallback (their answers also count as port results)
@@ -140,6 +143,8 @@ class ScanConfig:
                 raise ValueError(f"{name} must be at least 1")
         if self.per_host_rate <= 0:
             raise ValueError("per_host_rate must be positive")
+        if self.arp_rate <= 0:
+            raise ValueError("arp_rate must be positive")
         if self.tcp_retries < 0 or self.udp_retries < 0:
             raise ValueError("retries cannot be negative")
         if not self.ports:
@@ -280,7 +285,7 @@ class Scanner:
             pending = dict(by_address)
             self._discovery_stats["arp_requests"] += len(by_address)
             try:
-                async for address, rtt in arp.arp_sweep(list(by_address), route.interface, route.source, window=self.config.discovery_timeout):
+                async for address, rtt in arp.arp_sweep(list(by_address), route.interface, route.source, interval=1.0 / self.config.arp_rate, window=self.config.discovery_timeout):
                     self._discovery_stats["arp_replies"] += 1
                     await queue.put((pending.pop(address), _Liveness(HostStatus.UP, "arp-response", rtt)))
             except OSError as exc:  # no such interface, no permission: ping what is left, keep the evidence
