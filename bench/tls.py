@@ -14,9 +14,10 @@ in at most half of sslyze's time and a twentieth of testssl.sh's, on the same en
 
 The endpoints are the lab's TLS servers (services of kind "tls" in lab/site.toml) whose
 TLS porthole enumerates in an audit, on every controller where they are open: master
-443/444/445/1600/1601/4711, slave 443/444/445, misconf 443/1600/1601/4711 (13 endpoints;
-444 and 445 are forwards to the other unit's 443, as on real units; 4711 is EEBUS SHIP,
-mutual TLS on the master).
+443/444/445/1600/1601/4711, slave 443/444/445, misconf 443/1600/1601/4711/8443 (14
+endpoints; 444 and 445 are forwards to the other unit's 443, as on real units; 4711 is
+EEBUS SHIP, mutual TLS on the master; misconf's 8443 is outside the catalogue, so
+porthole reaches it through the banner grab and the TLS follow-up).
 
 The peers are not porthole dependencies: sslyze (AGPL) lives in its own venv,
 ``bench/.venv-peers`` (git-ignored: it holds a ``.gitignore`` of ``*``), made on first

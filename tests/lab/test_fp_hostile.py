@@ -169,6 +169,9 @@ def test_every_probed_port_ends_as_evidence_or_a_named_failure(hostile_audit: Ho
             if result["status"] == "completed":
                 # evidence is filed on the port, exactly as the probe returned it
                 assert port["evidence"][probe.id] == result["evidence"], (probe.id, port["port"])
+            elif result["status"] == "no-answer":
+                # only where the port itself stayed open|filtered, and said in the detail
+                assert port["state"] == "open|filtered" and result["error_detail"], result
             else:
                 assert result["status"] == "error", result
                 assert result["error_reason"] in HOSTILE_REASONS and result["error_detail"], result
@@ -200,6 +203,15 @@ def evidence(description: str, holds: Callable[[dict[str, Any]], bool]) -> Expec
     """The probe completed and recorded the misbehaviour as evidence (probes that treat a
     non-answer as a fact, as base.py allows: "unknown or malformed answers are evidence too")."""
     return Expect(description=f"evidence: {description}", holds=lambda result: result["status"] == "completed" and holds(result["evidence"]))
+
+
+def no_answer(mentioning: str) -> Expect:
+    """Nothing that answers the probe's question came back from an open|filtered port: not a
+    failure (report 1.1 ``no-answer``), with a detail naming ``mentioning``."""
+    return Expect(
+        description=f"no-answer mentioning {mentioning!r}",
+        holds=lambda result: result["status"] == "no-answer" and result["error_reason"] is None and mentioning in (result["error_detail"] or ""),
+    )
 
 
 def no_tls(mentioning: str = "") -> Expect:
@@ -240,7 +252,8 @@ NEMESES: dict[tuple[int, str, str], Expect] = {
     ),
     # udp_garbage
     (1900, "udp", "ssdp"): failure("malformed"),
-    (5353, "udp", "mdns"): failure("timeout", "malformed"),
+    # garbage is not an mDNS reply: ignored, counted in the detail, and the port stays open|filtered
+    (5353, "udp", "mdns"): no_answer(mentioning="not a reply to the query were ignored"),
     (15118, "udp", "sdp"): failure("malformed"),
 }
 

@@ -50,11 +50,13 @@ def test_misconf_plain_v2g_port_is_recorded_and_judged_by_the_profile_only(iso15
     assert [f["id"] for f in misconf["findings"] if f["port"] == 15119] == ["profile-forbidden-open"]
 
 
-def test_firewalled_secc_is_a_timeout_not_a_finding(iso15118_audit):
+def test_firewalled_secc_is_no_answer_not_a_failure_nor_a_finding(iso15118_audit):
     master = iso15118_audit["master"]
     assert port(master, 15118, "udp")["state"] == "open|filtered"
     (result,) = [p for p in master["probes"] if p["probe_id"] == "sdp"]
-    assert (result["status"], result["error_reason"]) == ("error", "timeout")
+    # silence on a port that was already silent: report 1.1 "no-answer", not an error
+    assert (result["status"], result["error_reason"]) == ("no-answer", None)
+    assert result["error_detail"].endswith("the port stays open|filtered")
     for name in ("master", "slave"):
         assert not [f for f in iso15118_audit[name]["findings"] if f["id"] == "iso15118-no-tls"], name
 
@@ -65,9 +67,9 @@ def test_hostile_udp_garbage_is_malformed_sdp_and_silent_mdns(demo_site):
     (host,) = report["hosts"]
     results = {result["probe_id"]: result for result in host["probes"]}
     # Then the SDP probe names the garbage as malformed, the mDNS probe ignores it and
-    # ends in a timeout that says so, and neither raises a finding or crashes
+    # ends with no answer, saying so, and neither raises a finding or crashes
     assert (results["sdp"]["status"], results["sdp"]["error_reason"]) == ("error", "malformed")
     assert "512-byte reply is not an SDP response" in results["sdp"]["error_detail"]
-    assert (results["mdns"]["status"], results["mdns"]["error_reason"]) == ("error", "timeout")
+    assert (results["mdns"]["status"], results["mdns"]["error_reason"]) == ("no-answer", None)
     assert "not a reply to the query were ignored" in results["mdns"]["error_detail"]
     assert not [f for f in host["findings"] if f["id"] in {"iso15118-no-tls", "eebus-auto-accept"}]
