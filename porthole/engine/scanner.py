@@ -463,10 +463,10 @@ class Scanner:
     async def _fingerprint(self, scan: _HostScan) -> None:
         open_ports = [obs for obs in scan.observations.values() if obs.state in (PortState.OPEN, PortState.OPEN_FILTERED)]
 
-        async def run_probe(probe: Any, observation: PortObservation, port: _PortProbes) -> None:
+        async def run_probe(probe: Any, observation: PortObservation, port: _PortProbes, host_evidence: dict[str, Any] | None = None) -> None:
             loop = asyncio.get_running_loop()
             started = loop.time()
-            context = ProbeContext(target=scan.target, observation=observation, pace=scan.gate.pace, version=__version__)
+            context = ProbeContext(target=scan.target, observation=observation, pace=scan.gate.pace, version=__version__, host_evidence=host_evidence or {})
             common = {"probe_id": probe.id, "port": observation.port, "protocol": observation.protocol}
             async with scan.gate.slot():
                 try:
@@ -491,12 +491,15 @@ class Scanner:
                 evidence = self._in_registry_order({**current.evidence, probe.id: result.evidence})
                 scan.observations[observation.ref] = replace(current, evidence=evidence, summary=self._port_summary(evidence, port))
 
+        ports = {observation.ref: _PortProbes(base_summary=observation.summary) for observation in open_ports}
+
         async def fingerprint_port(observation: PortObservation) -> None:
+            port = ports[observation.ref]
             claimed = [probe for probe in self._probes if probe.claims(observation)]
-            port = _PortProbes(base_summary=observation.summary)
             async with asyncio.TaskGroup() as port_group:
                 for probe in claimed:
-                    port_group.create_task(run_probe(probe, observation, port))
+                    if not _runs_after_others(probe):
+                        port_group.create_task(run_probe(probe, observation, port))
             # follow-ups decide from what those probes found (the TLS probe on an
             # uncatalogued port that stayed silent on connect)
             current = scan.observations[observation.ref]
@@ -508,6 +511,13 @@ class Scanner:
         async with asyncio.TaskGroup() as group:
             for observation in open_ports:
                 group.create_task(fingerprint_port(observation))
+        # probes that read other ports' evidence (``after``) go last, with all of it
+        later = [(probe, observation) for observation in open_ports for probe in self._probes if _runs_after_others(probe) and probe.claims(observation)]
+        if later:
+            host_evidence = {str(ref): dict(observation.evidence) for ref, observation in scan.observations.items() if observation.evidence}
+            async with asyncio.TaskGroup() as group:
+                for probe, observation in later:
+                    group.create_task(run_probe(probe, scan.observations[observation.ref], ports[observation.ref], host_evidence))
 
     def _in_registry_order(self, evidence: dict[str, Any]) -> dict[str, Any]:
         """Evidence keys in a fixed order (engine keys such as ``reach`` first, then probes as
@@ -588,6 +598,10 @@ def _timed_out(observation: PortObservation, detail: str) -> dict[str, Any]:
     if observation.state is PortState.OPEN_FILTERED:
         return {"status": ProbeStatus.NO_ANSWER, "error_reason": None, "error_detail": f"{detail}; the port stays open|filtered"}
     return {"status": ProbeStatus.ERROR, "error_reason": ErrorReason.TIMEOUT.value, "error_detail": detail}
+
+
+def _runs_after_others(probe: Any) -> bool:
+    return bool(getattr(probe, "after", None))
 
 
 def _follows_up(probe: Any, observation: PortObservation) -> bool:

@@ -17,7 +17,11 @@ A probe is a class (one per ``services/<name>/`` package) with:
 * optionally ``follows_up(observation) -> bool``: whether it applies to an open port it
   did not claim, judged from the evidence the claiming probes left on ``observation``
   (the engine asks once they have finished): the TLS probe takes an uncatalogued port
-  whose banner grab found it silent, since a TLS server waits for the client's hello.
+  whose banner grab found it silent, since a TLS server waits for the client's hello;
+* optionally ``after: frozenset[str]``: ids of probes whose evidence *on other ports of
+  the host* this one reads (``context.host_evidence``); the engine runs it once every
+  other probe of the host has finished (SEMP on 8888 reads the basePath the SSDP probe
+  found in the UPnP description on 1900/udp).
 
 Rules every probe follows (architecture.md §5.4, protocols.md §0):
 
@@ -37,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -89,6 +93,9 @@ class ProbeContext:
     pace: Callable[[], Awaitable[None]] = field(default=lambda: asyncio.sleep(0))
     #: porthole's version, for User-Agent and SSH identification strings
     version: str = "0"
+    #: for probes that declare ``after``: the evidence of the host's other ports once
+    #: those probes have finished, keyed "1900/udp" -> {probe id: evidence}; empty otherwise
+    host_evidence: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def address(self) -> str:

@@ -41,8 +41,10 @@ def test_misconf_semp_gateway_is_identified_and_flagged(semp_audit):
     semp = port(misconf, "tcp", 8888)["evidence"]["semp"]
     # the lab derives the DeviceId from the controller name: "LAB-" in hex, then 12 hex of sha256
     serial = hashlib.sha256(b"misconf").hexdigest()[:12].upper()
-    assert semp["recognised"] and semp["base_path"] == "/semp/"
-    assert [a["path"] for a in semp["attempts"]] == ["/semp/"]
+    # its base path is none of the usual ones: the UPnP description the SSDP probe read on
+    # 1900/udp advertises it, and the SEMP probe (which runs after) asks there first, once
+    assert semp["recognised"] and semp["base_path"] == "/em/semp/" and semp["advertised_base_path"] == "/em/semp/"
+    assert [a["path"] for a in semp["attempts"]] == ["/em/semp/"]
     assert semp["device_info"] == [
         {
             "device_id": f"F-4C41422D-{serial}-00",
@@ -54,7 +56,7 @@ def test_misconf_semp_gateway_is_identified_and_flagged(semp_audit):
         }
     ]
     assert [(s["status"], s["em_signals_accepted"]) for s in semp["device_status"]] == [("Off", "true")]
-    assert port(misconf, "tcp", 8888)["summary"] == "SEMP Device2EM at /semp/: ChargeCtl Lab Charge Controller (EVCharger)"
+    assert port(misconf, "tcp", 8888)["summary"] == "SEMP Device2EM at /em/semp/: ChargeCtl Lab Charge Controller (EVCharger)"
     (finding,) = [f for f in misconf["findings"] if f["id"] == "semp-open"]
     assert (finding["severity"], finding["port"], finding["setting"]) == ("high", 8888, "SEMP interface: Off")
 
@@ -76,7 +78,7 @@ def test_misconf_ssdp_answers_and_its_own_description_is_read(semp_audit):
     assert (device["device_type"], device["friendly_name"], device["manufacturer"], device["model_name"], device["udn"]) == (
         GATEWAY_DEVICE_TYPE, "Charge Controller SEMP Gateway", "ChargeCtl Lab", "Charge Controller", f"uuid:{udn}"
     )
-    assert (device["semp_service"]["server"], device["semp_service"]["base_path"]) == (f"http://{address}:8888", "/semp")
+    assert (device["semp_service"]["server"], device["semp_service"]["base_path"]) == (f"http://{address}:8888", "/em/semp")
     assert ssdp["semp_gateway"] is True
     (finding,) = [f for f in misconf["findings"] if f["id"] == "upnp-open"]
     assert (finding["severity"], finding["port"], finding["protocol"]) == ("high", 1900, "udp")

@@ -54,5 +54,8 @@ class SempEvidence:
     device_info: tuple[SempDeviceInfo, ...] = ()
     device_status: tuple[SempDeviceStatus, ...] = ()
     planning_requests: int = 0
-    #: every GET in the order made (at most three)
+    #: every GET in the order made (at most four)
     attempts: tuple[SempAttempt, ...] = ()
+    #: the basePath the host's UPnP description (read by the SSDP probe on 1900/udp)
+    #: gives for this port, tried first; None when none was advertised
+    advertised_base_path: str | None = None

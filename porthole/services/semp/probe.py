@@ -1,11 +1,14 @@
 """SEMP on 8888/tcp: GET the base path and read the Device2EM document (protocols.md §7.3).
 
-What it sends: at most three ``GET`` requests, one per connection, trying the base
-paths SEMP gateways use in order (``/semp/``: evcc's own gateway and openHAB;
+What it sends: at most four ``GET`` requests, one per connection, stopping at the first
+``Device2EM`` answer. First the basePath the device advertises in its UPnP description
+(``X_SEMPSERVICE``, read by the SSDP probe on 1900/udp: this probe declares ``after``,
+so the engine runs it once that evidence is in), when it names this host and port; then
+the base paths SEMP gateways use (``/semp/``: evcc's own gateway and openHAB;
 ``/SimpleEnergyManagementProtocol/``: evcc's path for these controllers; ``/SEMP/``:
-SMA's EV charger) and stopping at the first ``Device2EM`` answer. The basePath a
-device advertises in its UPnP description would be better, but the SSDP probe runs
-beside this one, not before it, so its evidence is not there to use.
+SMA's EV charger). An advertised path is taken only if it is a plain absolute path
+(letters, digits, ``._~-/``): a description is device-controlled text and goes into our
+request line.
 
 Must not: POST (an ``EM2Device`` document with ``DeviceControl`` switches or throttles
 charging), follow redirects, or send anything but GET. A device that stalls or
@@ -15,7 +18,10 @@ more paths would only wait on it again.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from porthole.codecs import CodecError
 from porthole.codecs.semp import MAX_DOCUMENT, Device2Em, parse_device2em
@@ -29,12 +35,16 @@ from porthole.services.semp.evidence import AttemptOutcome, SempAttempt, SempEvi
 
 __all__ = ["SempProbe", "BASE_PATHS"]
 
-#: tried in this order; the first Device2EM answer wins
+#: tried in this order (after an advertised basePath); the first Device2EM answer wins
 BASE_PATHS = ("/semp/", "/SimpleEnergyManagementProtocol/", "/SEMP/")
+#: what an advertised basePath may look like to be sent at all
+_SAFE_PATH = re.compile(r"/[A-Za-z0-9._~/-]{0,200}")
 
 
 class SempProbe:
     id: ClassVar[str] = "semp"
+    #: reads the UPnP description the SSDP probe fetched (``context.host_evidence``)
+    after: ClassVar[frozenset[str]] = frozenset({"ssdp"})
 
     def __init__(self, *, base_paths: tuple[str, ...] = BASE_PATHS) -> None:
         self.base_paths = base_paths
@@ -48,7 +58,10 @@ class SempProbe:
     async def collect(self, context: ProbeContext) -> SempEvidence:
         limit = min(context.limits.max_document, MAX_DOCUMENT)
         attempts: list[SempAttempt] = []
-        for path in self.base_paths:
+        advertised = advertised_base_path(context.host_evidence, address=context.address, hostname=context.target.hostname, port=context.port)
+        paths = [advertised] if advertised else []
+        paths += [path for path in self.base_paths if path != advertised]
+        for path in paths:
             try:
                 document = await http_get(context, port=context.port, path=path, limit=limit)
             except ProbeFailure as failure:
@@ -69,14 +82,44 @@ class SempProbe:
                     device_status=parsed.device_status,
                     planning_requests=parsed.planning_requests,
                     attempts=tuple(attempts),
+                    advertised_base_path=advertised,
                 )
-        return SempEvidence(recognised=False, attempts=tuple(attempts))
+        return SempEvidence(recognised=False, attempts=tuple(attempts), advertised_base_path=advertised)
 
     def assess(self, evidence: dict[str, Any], observation: PortObservation) -> list[Finding]:
         return assess_module.assess(evidence, observation)
 
     def summarise(self, evidence: dict[str, Any]) -> str | None:
         return assess_module.summarise(evidence)
+
+
+def advertised_base_path(host_evidence: Mapping[str, Mapping[str, Any]], *, address: str, hostname: str | None, port: int) -> str | None:
+    """The SEMP basePath an SSDP-fetched UPnP description gives for ``address:port``, as ``/path/``.
+
+    Only a description whose ``semp:server`` names this host (address or the name the
+    user gave) and this port, and only a plain absolute path; anything else is ignored.
+    """
+    for evidence in host_evidence.values():
+        ssdp = evidence.get("ssdp") if isinstance(evidence, Mapping) else None
+        description = ssdp.get("description") if isinstance(ssdp, Mapping) else None
+        device = description.get("device") if isinstance(description, Mapping) else None
+        service = device.get("semp_service") if isinstance(device, Mapping) else None
+        if not isinstance(service, Mapping):
+            continue
+        base, server = service.get("base_path"), service.get("server")
+        if not isinstance(base, str) or not _SAFE_PATH.fullmatch(base):
+            continue
+        if isinstance(server, str) and server:
+            try:
+                parts = urlsplit(server)
+                server_port = parts.port or (443 if parts.scheme == "https" else 80)
+            except ValueError:
+                continue
+            names = {name.lower() for name in (address, hostname) if name}
+            if parts.scheme != "http" or (parts.hostname or "").lower() not in names or server_port != port:
+                continue
+        return base.rstrip("/") + "/"
+    return None
 
 
 def _judge(path: str, document: HttpDocument, limit: int) -> tuple[SempAttempt, Device2Em | None]:

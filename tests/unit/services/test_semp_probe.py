@@ -18,6 +18,7 @@ from porthole.codecs.xmldoc import ENTITY_REFUSAL
 from porthole.model import PortState, Protocol
 from porthole.services.base import ProbeFailure, ProbeLimits
 from porthole.services.semp import BASE_PATHS, SempProbe
+from porthole.services.semp.probe import advertised_base_path
 from semp_ssdp_peers import XML_BOMB, HttpPeer, Paces, http_response, probe_context, respond_with, send_ten_megabytes, stall
 
 FAST = ProbeLimits(first_byte=0.5, between_chunks=0.5)
@@ -62,6 +63,45 @@ async def test_a_gateway_under_evccs_path_is_found_on_the_second_get(tmp_path: P
         ("/SimpleEnergyManagementProtocol/", 200, "device2em"),
     ]
     assert evidence.recognised and evidence.base_path == "/SimpleEnergyManagementProtocol/"
+
+
+def ssdp_evidence(server: str | None, base_path: str | None) -> dict:
+    """The host evidence the SSDP probe leaves on 1900/udp when its description has X_SEMPSERVICE."""
+    return {"1900/udp": {"ssdp": {"description": {"device": {"semp_service": {"server": server, "base_path": base_path}}}}}}
+
+
+async def test_a_base_path_advertised_in_the_upnp_description_is_asked_first_and_alone(tmp_path: Path) -> None:
+    # Given a gateway under a path no client guesses, and the SSDP probe's description naming it
+    running = await lab_semp.serve("127.0.0.1", [0], lab_semp.Options(base_path="/em/semp"), context=ServiceContext(state_dir=tmp_path / "c", name="c"))
+    port = running.ports[0]
+    try:
+        context = probe_context(port=port, protocol=Protocol.TCP, service="semp")
+        context.host_evidence = ssdp_evidence(f"http://127.0.0.1:{port}", "/em/semp")
+        evidence = await SempProbe().collect(context)
+    finally:
+        await running.close()
+    # Then one GET of the advertised path found it, and the evidence says where the path came from
+    assert [(a.path, a.outcome.value) for a in evidence.attempts] == [("/em/semp/", "device2em")]
+    assert evidence.recognised and evidence.base_path == evidence.advertised_base_path == "/em/semp/"
+
+
+@pytest.mark.parametrize(
+    ("server", "base_path", "expected"),
+    [
+        ("http://127.0.0.1:8888", "/em/semp", "/em/semp/"),
+        ("http://charger-7.depot.example:8888", "/semp/", "/semp/"),  # the name the user gave
+        (None, "/SEMP", "/SEMP/"),  # no server named: the port it was found for
+        ("http://127.0.0.1:8080", "/em/semp", None),  # another port of the host
+        ("http://198.18.9.9:8888", "/em/semp", None),  # another host: never followed
+        ("https://127.0.0.1:8888", "/em/semp", None),  # not what this port speaks
+        ("http://127.0.0.1:8888", "/em/semp HTTP/1.1\r\nX-Injected: 1", None),  # device text into our request line: refused
+        ("http://127.0.0.1:8888", "em/semp", None),  # not an absolute path
+        ("http://127.0.0.1:8888", None, None),
+    ],
+)
+def test_only_a_plain_path_for_this_host_and_port_is_taken(server: str | None, base_path: str | None, expected: str | None) -> None:
+    found = advertised_base_path(ssdp_evidence(server, base_path), address="127.0.0.1", hostname="charger-7.depot.example", port=8888)
+    assert found == expected
 
 
 async def test_an_http_server_without_semp_is_described_after_three_gets_only() -> None:
