@@ -492,32 +492,45 @@ class Scanner:
                 scan.observations[observation.ref] = replace(current, evidence=evidence, summary=self._port_summary(evidence, port))
 
         ports = {observation.ref: _PortProbes(base_summary=observation.summary) for observation in open_ports}
+        #: probe id -> its tasks on this host, for the probes that wait for them (``after``)
+        started: dict[str, list[asyncio.Task[None]]] = {}
 
-        async def fingerprint_port(observation: PortObservation) -> None:
-            port = ports[observation.ref]
-            claimed = [probe for probe in self._probes if probe.claims(observation)]
-            async with asyncio.TaskGroup() as port_group:
-                for probe in claimed:
-                    if not _runs_after_others(probe):
-                        port_group.create_task(run_probe(probe, observation, port))
-            # follow-ups decide from what those probes found (the TLS probe on an
+        async def follow_up(observation: PortObservation, claimed: list[Any], tasks: list[asyncio.Task[None]]) -> None:
+            # follow-ups decide from what the claiming probes found (the TLS probe on an
             # uncatalogued port that stayed silent on connect)
+            if tasks:
+                await asyncio.wait(tasks)
             current = scan.observations[observation.ref]
+            port = ports[observation.ref]
             for probe in self._probes:
                 if probe not in claimed and _follows_up(probe, current):
                     port.follow_ups.add(probe.id)
                     await run_probe(probe, current, port)
 
+        async def after_dependencies(probe: Any, observation: PortObservation, waits_for: list[asyncio.Task[None]]) -> None:
+            # ``after``: once the named probes have finished on every port of the host,
+            # with all the evidence the host has by then
+            if waits_for:
+                await asyncio.wait(waits_for)
+            host_evidence = {str(ref): dict(item.evidence) for ref, item in scan.observations.items() if item.evidence}
+            await run_probe(probe, scan.observations[observation.ref], ports[observation.ref], host_evidence)
+
         async with asyncio.TaskGroup() as group:
+            later: list[tuple[Any, PortObservation]] = []
             for observation in open_ports:
-                group.create_task(fingerprint_port(observation))
-        # probes that read other ports' evidence (``after``) go last, with all of it
-        later = [(probe, observation) for observation in open_ports for probe in self._probes if _runs_after_others(probe) and probe.claims(observation)]
-        if later:
-            host_evidence = {str(ref): dict(observation.evidence) for ref, observation in scan.observations.items() if observation.evidence}
-            async with asyncio.TaskGroup() as group:
-                for probe, observation in later:
-                    group.create_task(run_probe(probe, scan.observations[observation.ref], ports[observation.ref], host_evidence))
+                claimed = [probe for probe in self._probes if probe.claims(observation)]
+                tasks = []
+                for probe in claimed:
+                    if _runs_after_others(probe):
+                        later.append((probe, observation))
+                        continue
+                    task = group.create_task(run_probe(probe, observation, ports[observation.ref]))
+                    started.setdefault(probe.id, []).append(task)
+                    tasks.append(task)
+                group.create_task(follow_up(observation, claimed, tasks))
+            for probe, observation in later:
+                waits_for = [task for name in probe.after for task in started.get(name, ())]
+                group.create_task(after_dependencies(probe, observation, waits_for))
 
     def _in_registry_order(self, evidence: dict[str, Any]) -> dict[str, Any]:
         """Evidence keys in a fixed order (engine keys such as ``reach`` first, then probes as

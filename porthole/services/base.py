@@ -19,9 +19,9 @@ A probe is a class (one per ``services/<name>/`` package) with:
   (the engine asks once they have finished): the TLS probe takes an uncatalogued port
   whose banner grab found it silent, since a TLS server waits for the client's hello;
 * optionally ``after: frozenset[str]``: ids of probes whose evidence *on other ports of
-  the host* this one reads (``context.host_evidence``); the engine runs it once every
-  other probe of the host has finished (SEMP on 8888 reads the basePath the SSDP probe
-  found in the UPnP description on 1900/udp).
+  the host* this one reads (``context.host_evidence``); the engine runs it once those
+  probes have finished on every port of the host (SEMP on 8888 waits for the SSDP probe
+  on 1900/udp, which read the basePath from the UPnP description), and no longer.
 
 Rules every probe follows (architecture.md §5.4, protocols.md §0):
 

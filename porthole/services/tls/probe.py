@@ -277,8 +277,9 @@ class TlsEnumeration:
         """One broad TLS 1.2 hello: does this port speak TLS at all? Returns why not, or None.
 
         Its answer is kept: the TLS 1.2 enumeration that follows starts from the same offer.
-        A long hello answered with anything but a ServerHello or a plain refusal gets one
-        retry with a short one; if that one is answered, every later offer is short too.
+        A long hello answered with a close, an alert other than a plain refusal, or broken
+        TLS records gets one retry with a short one; if that one is answered, every later
+        offer is short too. Silence gets no retry (one wait, not two, on a silent port).
         """
         version = ProtocolVersion.TLS_1_2
         suites = _candidates(version)
@@ -288,7 +289,10 @@ class TlsEnumeration:
             return None
         if self.speculative and flight.outcome is _Outcome.STALLED:
             return f"no answer to a TLS ClientHello within {self.context.limits.first_byte:g} s: the port does not speak TLS, or waits for something else"
-        if flight.outcome is not _Outcome.MALFORMED or _looks_like_tls(flight.head):
+        # a silent port stays silent: no second wait (the long hello is padded past the
+        # 256-511 byte range that hangs F5-bug stacks, so silence is not that bug)
+        retry_short = flight.outcome is not _Outcome.STALLED and (flight.outcome is not _Outcome.MALFORMED or _looks_like_tls(flight.head))
+        if retry_short:
             short = suites[: self._short_chunk(version)]
             retry = await self._offer(version, short)
             if retry.outcome in (_Outcome.SERVER_HELLO, _Outcome.ALERT):

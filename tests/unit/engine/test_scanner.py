@@ -211,6 +211,43 @@ async def test_silence_on_an_open_filtered_port_is_no_answer_and_on_an_open_port
     assert (tcp.status, tcp.error_reason) == (ProbeStatus.ERROR, "timeout")
 
 
+class PortProbe(EvidenceProbe):
+    """Claims one port; notes when it starts and ends in a shared log."""
+
+    def __init__(self, name: str, port: int, log: list[str], *, delay: float = 0.0, after: frozenset[str] = frozenset()) -> None:
+        self.id, self.port, self.log, self.delay = name, port, log, delay
+        if after:
+            self.after = after
+
+    def claims(self, observation: PortObservation) -> bool:
+        return observation.port == self.port
+
+    async def run(self, context) -> dict:
+        self.log.append(f"{self.id} starts")
+        await asyncio.sleep(self.delay)
+        self.log.append(f"{self.id} ends")
+        return {"banner": self.id, "seen": {ref: sorted(evidence) for ref, evidence in context.host_evidence.items()}}
+
+
+async def test_a_probe_declaring_after_waits_for_those_probes_only_and_reads_their_evidence():
+    # Given a reader on 80 that declares after={"ssdp"}, the ssdp probe on 81, and a slow, unrelated probe on 82
+    log: list[str] = []
+    probes = [
+        PortProbe("reader", 80, log, after=frozenset({"ssdp"})),
+        PortProbe("ssdp", 81, log, delay=0.1),
+        PortProbe("slow", 82, log, delay=1.0),
+    ]
+    with ExitStack() as stack:
+        for port in (80, 81, 82):
+            tcp_listener(stack, "127.0.0.27", port)
+        outcome = await Scanner(config("80,81,82", fingerprint=True, probe_budget=5.0), probes=probes).run([target("127.0.0.27")], total=1)
+    # Then the reader started after the ssdp probe ended, without waiting for the slow one
+    assert log.index("ssdp ends") < log.index("reader starts") < log.index("slow ends")
+    # And it saw the ssdp evidence of 81/tcp through context.host_evidence (the slow one was not in yet)
+    reader = next(port for port in outcome.hosts[0].ports if port.port == 80).evidence["reader"]
+    assert reader["seen"] == {"81/tcp": ["ssdp"]}
+
+
 async def test_targets_are_pulled_lazily_so_a_huge_sweep_stays_bounded():
     # Given an endless supply of loopback targets, counted as they are pulled
     pulled = 0
