@@ -356,13 +356,18 @@ async def test_port_answering_http_is_not_tls() -> None:
 
 
 async def test_server_that_never_answers_fails_with_a_timeout_not_a_hang() -> None:
-    async def silent(_: bytes) -> None:
+    hellos: list[bytes] = []
+
+    async def silent(hello: bytes) -> None:
+        hellos.append(hello)
         await asyncio.sleep(3600)
 
     async with scripted_server(silent) as port:
         with pytest.raises(ProbeFailure) as failure:
             await PROBE.run(context_for(port, limits=FAST))
     assert failure.value.reason == ErrorReason.TIMEOUT.value
+    # one hello, one wait: silence earns no second try with a short hello
+    assert len(hellos) == 1
 
 
 @pytest.mark.parametrize(
