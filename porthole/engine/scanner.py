@@ -493,7 +493,7 @@ class Scanner:
 
         ports = {observation.ref: _PortProbes(base_summary=observation.summary) for observation in open_ports}
         #: probe id -> its tasks on this host, for the probes that wait for them (``after``)
-        started: dict[str, list[asyncio.Task[None]]] = {}
+        tasks_of: dict[str, list[asyncio.Task[None]]] = {}
 
         async def follow_up(observation: PortObservation, claimed: list[Any], tasks: list[asyncio.Task[None]]) -> None:
             # follow-ups decide from what the claiming probes found (the TLS probe on an
@@ -525,11 +525,11 @@ class Scanner:
                         later.append((probe, observation))
                         continue
                     task = group.create_task(run_probe(probe, observation, ports[observation.ref]))
-                    started.setdefault(probe.id, []).append(task)
+                    tasks_of.setdefault(probe.id, []).append(task)
                     tasks.append(task)
                 group.create_task(follow_up(observation, claimed, tasks))
             for probe, observation in later:
-                waits_for = [task for name in probe.after for task in started.get(name, ())]
+                waits_for = [task for name in probe.after for task in tasks_of.get(name, ())]
                 group.create_task(after_dependencies(probe, observation, waits_for))
 
     def _in_registry_order(self, evidence: dict[str, Any]) -> dict[str, Any]:
