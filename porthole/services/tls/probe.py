@@ -105,9 +105,8 @@ MAX_CONSECUTIVE_STALLS = 2
 #: versions probed, newest first
 VERSIONS = (ProtocolVersion.TLS_1_3, ProtocolVersion.TLS_1_2, ProtocolVersion.TLS_1_1, ProtocolVersion.TLS_1_0, ProtocolVersion.SSL_3_0)
 LEGACY_VERSIONS = VERSIONS[1:]
-#: RFC 8446 §4.1.3: the last 8 bytes of a TLS 1.3 server's random when it negotiates 1.2 / below
+#: RFC 8446 §4.1.3: the last 8 bytes of a TLS 1.3 server's random when it negotiates TLS 1.2
 DOWNGRADE_SENTINEL_TLS12 = b"DOWNGRD\x01"
-DOWNGRADE_SENTINEL_TLS11 = b"DOWNGRD\x00"
 
 #: groups tried for TLS 1.3 (HelloRetryRequest) and for TLS <= 1.2 ECDHE (ServerKeyExchange)
 TLS13_GROUP_CANDIDATES = (
@@ -477,7 +476,7 @@ class TlsEnumeration:
             if not ecdhe:
                 continue
             version = next(v for v in VERSIONS if v.label == result.version)
-            source = f"{version.label.lower()}-server-key-exchange"
+            source = "tls1.2-server-key-exchange" if version is ProtocolVersion.TLS_1_2 else f"{version.label.lower()}-server-key-exchange"
             remaining = list(ECDHE_GROUP_CANDIDATES)
             while remaining and not self._budget_spent():
                 flight = await self._offer(version, ecdhe, groups=remaining)

@@ -138,6 +138,17 @@ async def test_hardened_server_accepts_only_ecdhe_aead_and_raises_no_finding(tmp
     assert evidence["downgrade_sentinel"] is True and evidence["fallback_scsv"] is None
 
 
+async def test_a_tls12_only_server_has_its_ecdhe_curves_read_from_server_key_exchange(tmp_path: Path) -> None:
+    # Given an OpenSSL server speaking TLS 1.2 only, ECDHE with AES-GCM
+    options = Options(versions=(TlsVersion.TLS_1_2,), ciphers="ECDHE+AESGCM", cert="t12")
+    async with lab_server(tmp_path, options) as port:
+        evidence = await PROBE.run(context_for(port))
+    # Then its curves come from the ServerKeyExchange of ECDHE offers, labelled so
+    assert accepted(evidence) == {"TLSv1.2": {0xC02F, 0xC030}}
+    assert evidence["groups_source"] == "tls1.2-server-key-exchange"
+    assert [group["name"] for group in evidence["groups"]][:2] == ["x25519", "secp256r1"]
+
+
 async def test_tls13_suites_and_groups_are_found_exactly_in_shared_rounds(tmp_path: Path) -> None:
     # Given an OpenSSL server speaking TLS 1.3 only, with 2 suites and 3 groups, choosing by the client's order
     options = ("-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256", "-groups", "X25519:secp384r1:ffdhe3072")
