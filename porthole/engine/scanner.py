@@ -186,6 +186,8 @@ class Scanner:
         self.config = config
         self.observer: ScanObserver = observer or NullObserver()
         self._probes = tuple(probes)
+        #: registry position of each probe id: the order of a port's evidence and summaries
+        self._probe_order = {probe.id: index for index, probe in enumerate(self._probes)}
         self._finished: list[HostResult] = []
         self._down: list[str] = []
         self._errors: list[ScanError] = []
@@ -488,8 +490,9 @@ class Scanner:
             scan.probes.append(result)
             if result.evidence is not None:
                 current = scan.observations[observation.ref]
+                port.summaries[probe.id] = _summarise(probe, result.evidence)
                 evidence = self._in_registry_order({**current.evidence, probe.id: result.evidence})
-                scan.observations[observation.ref] = replace(current, evidence=evidence, summary=self._port_summary(evidence, port))
+                scan.observations[observation.ref] = replace(current, evidence=evidence, summary=self._port_summary(port))
 
         ports = {observation.ref: _PortProbes(base_summary=observation.summary) for observation in open_ports}
         #: probe id -> its tasks on this host, for the probes that wait for them (``after``)
@@ -535,10 +538,9 @@ class Scanner:
     def _in_registry_order(self, evidence: dict[str, Any]) -> dict[str, Any]:
         """Evidence keys in a fixed order (engine keys such as ``reach`` first, then probes as
         registered), so a report does not depend on which probe finished first."""
-        order = {probe.id: index for index, probe in enumerate(self._probes)}
-        return dict(sorted(evidence.items(), key=lambda item: order.get(item[0], -1)))
+        return dict(sorted(evidence.items(), key=lambda item: self._probe_order.get(item[0], -1)))
 
-    def _port_summary(self, evidence: dict[str, Any], port: _PortProbes) -> str | None:
+    def _port_summary(self, port: _PortProbes) -> str | None:
         """The port's one line: its probes' summaries in registry order, joined.
 
         Deterministic, whatever order the probes finished in (a summary that changed with
@@ -549,10 +551,9 @@ class Scanner:
         first: list[str] = []
         later: list[str] = []
         for probe in self._probes:
-            if probe.id in evidence:
-                text = _summarise(probe, evidence[probe.id])
-                if text:
-                    (later if probe.id in port.follow_ups else first).append(text)
+            text = port.summaries.get(probe.id)
+            if text:
+                (later if probe.id in port.follow_ups else first).append(text)
         return SUMMARY_SEPARATOR.join(later or first) or port.base_summary
 
     # ---------------------------------------------------------------- results
@@ -603,6 +604,8 @@ class _PortProbes:
 
     base_summary: str | None
     follow_ups: set[str] = field(default_factory=set)
+    #: each probe's one line, computed once when its evidence came in
+    summaries: dict[str, str | None] = field(default_factory=dict)
 
 
 def _timed_out(observation: PortObservation, detail: str) -> dict[str, Any]:

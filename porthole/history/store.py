@@ -49,7 +49,6 @@ __all__ = [
     "SweepStore",
     "default_store_location",
     "open_store",
-    "redact_url",
     "fingerprints_of",
 ]
 
