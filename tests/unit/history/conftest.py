@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pg_cluster import UNPRIVILEGED, postgresql_binaries
+from pg_cluster import UNPRIVILEGED, discard_cluster, postgresql_binaries
 
 SUPERUSER = "porthole"
 
@@ -61,8 +61,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         yield PostgresServer(socket_directory=directory)
     finally:
-        subprocess.run([*UNPRIVILEGED, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60, cwd=directory)
-        shutil.rmtree(directory, ignore_errors=True)
+        discard_cluster(binaries, directory)
 
 
 _database_numbers = itertools.count(1)

@@ -3,6 +3,8 @@ binaries and how to run them unprivileged (PostgreSQL refuses to run as root).""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,3 +19,12 @@ def postgresql_binaries() -> Path:
     if not candidates:
         pytest.fail("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin; install them with `apt-get install postgresql`")
     return candidates[-1].parent
+
+
+def discard_cluster(binaries: Path, directory: Path) -> None:
+    """Stop the cluster whose data lives in ``directory/data`` (immediately: it is throw-away) and delete it all."""
+    subprocess.run(
+        [*UNPRIVILEGED, str(binaries / "pg_ctl"), "-D", str(directory / "data"), "-m", "immediate", "-w", "stop"],
+        capture_output=True, timeout=60, cwd=directory,
+    )
+    shutil.rmtree(directory, ignore_errors=True)

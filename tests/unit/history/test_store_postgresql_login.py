@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pg_cluster import UNPRIVILEGED, postgresql_binaries
+from pg_cluster import UNPRIVILEGED, discard_cluster, postgresql_binaries
 from porthole.history.store import StoreError, open_store
 
 ROLE, PASSWORD, DATABASE = "sweeper", "c0rrect-h0rse-battery", "sweeps"
@@ -69,14 +68,12 @@ def tls_password_server() -> Iterator[int]:
         subprocess.run([*admin, f"CREATE DATABASE {DATABASE} OWNER {ROLE}"], check=True, capture_output=True, timeout=60, cwd=directory)
     except subprocess.CalledProcessError as exc:
         server_log = log.read_text(errors="replace") if log.exists() else ""
-        subprocess.run([*UNPRIVILEGED, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60, cwd=directory)
-        shutil.rmtree(directory, ignore_errors=True)
+        discard_cluster(binaries, directory)
         pytest.fail(f"could not start the TLS/password PostgreSQL server: {exc.stderr.decode(errors='replace')}\n{server_log}")
     try:
         yield port
     finally:
-        subprocess.run([*UNPRIVILEGED, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60, cwd=directory)
-        shutil.rmtree(directory, ignore_errors=True)
+        discard_cluster(binaries, directory)
 
 
 def url(port: int, *, password: str = PASSWORD, sslmode: str = "require") -> str:
