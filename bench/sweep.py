@@ -498,18 +498,11 @@ def decode_frame(stamp_ns: int, packet_type: int, data: bytes) -> _Frame:
 _SYN, _ACK = 0x02, 0x10
 
 
-def summarise_traffic(records: Iterable[tuple[int, int, bytes]], site: Site, *, spawned_ns: int, comparison: Comparison) -> Traffic:
-    frames = [decode_frame(*record) for record in records]
-    scanner = str(site.scanner)
-    classes = host_classes(site)
+def tcp_lifetimes(frames: Iterable[_Frame], scanner: str) -> dict[tuple[str, int, int], list[int]]:
+    """(host, port, scanner port) -> [first SYN, last segment either way], in ns.
 
-    def seconds(stamp_ns: int) -> float:
-        return round((stamp_ns - spawned_ns) / 1e9, 4)
-
-    arp_requests = [f for f in frames if f.kind == "arp-request" and f.source == scanner]
-    syns = [f for f in frames if f.kind == "tcp" and f.source == scanner and f.tcp_flags & _SYN and not f.tcp_flags & _ACK]
-    datagrams = [f for f in frames if f.kind == "udp" and f.source == scanner]
-    # A TCP probe is a 4-tuple: its first SYN starts it, its last segment either way ends it.
+    A TCP probe is a 4-tuple: its first SYN starts it, its last segment either way ends it.
+    """
     lifetimes: dict[tuple[str, int, int], list[int]] = {}
     for frame in frames:
         if frame.kind != "tcp":
@@ -522,6 +515,21 @@ def summarise_traffic(records: Iterable[tuple[int, int, bytes]], site: Site, *, 
             key = (frame.source, frame.source_port, frame.destination_port)
         if key in lifetimes:
             lifetimes[key][1] = frame.stamp_ns
+    return lifetimes
+
+
+def summarise_traffic(records: Iterable[tuple[int, int, bytes]], site: Site, *, spawned_ns: int, comparison: Comparison) -> Traffic:
+    frames = [decode_frame(*record) for record in records]
+    scanner = str(site.scanner)
+    classes = host_classes(site)
+
+    def seconds(stamp_ns: int) -> float:
+        return round((stamp_ns - spawned_ns) / 1e9, 4)
+
+    arp_requests = [f for f in frames if f.kind == "arp-request" and f.source == scanner]
+    syns = [f for f in frames if f.kind == "tcp" and f.source == scanner and f.tcp_flags & _SYN and not f.tcp_flags & _ACK]
+    datagrams = [f for f in frames if f.kind == "udp" and f.source == scanner]
+    lifetimes = tcp_lifetimes(frames, scanner)
     starts_by_host: dict[str, list[int]] = defaultdict(list)
     if comparison is Comparison.TCP:
         for (host, _port, _source_port), (start, _end) in lifetimes.items():

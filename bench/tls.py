@@ -47,7 +47,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench._common import bench_copy_of_site, running_site, say
-from bench.sweep import BENCH_DIRECTORY, RESULTS_DIRECTORY, _Capture, _peak_in_window, _peak_overlap, decode_frame, flush_neighbour_caches, machine_info, run_measured
+from bench.sweep import (
+    BENCH_DIRECTORY,
+    RESULTS_DIRECTORY,
+    _Capture,
+    _peak_in_window,
+    _peak_overlap,
+    decode_frame,
+    flush_neighbour_caches,
+    machine_info,
+    run_measured,
+    tcp_lifetimes,
+)
 from lab import control
 from lab.site import Site, expected_port_states
 from porthole.catalog import default_catalog
@@ -206,18 +217,7 @@ class TlsTraffic:
 
 
 def summarise_connections(records: Sequence[tuple[int, int, bytes]], scanner: str, endpoints: Sequence[tuple[str, int]]) -> TlsTraffic:
-    lifetimes: dict[tuple[str, int, int], list[int]] = {}
-    for frame in (decode_frame(*record) for record in records):
-        if frame.kind != "tcp":
-            continue
-        if frame.source == scanner:
-            key = (frame.destination, frame.destination_port, frame.source_port)
-            if frame.tcp_flags & 0x02 and not frame.tcp_flags & 0x10:
-                lifetimes.setdefault(key, [frame.stamp_ns, frame.stamp_ns])
-        else:
-            key = (frame.source, frame.source_port, frame.destination_port)
-        if key in lifetimes:
-            lifetimes[key][1] = frame.stamp_ns
+    lifetimes = tcp_lifetimes((decode_frame(*record) for record in records), scanner)
     wanted = {f"{address}:{port}" for address, port in endpoints}
     per_endpoint: dict[str, int] = {endpoint: 0 for endpoint in sorted(wanted)}
     by_host: dict[str, list[tuple[int, int]]] = {}
